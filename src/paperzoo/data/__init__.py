@@ -4,6 +4,7 @@ Every loader returns an `ImageDataset` (uint8/float images as a tensor + int64 l
 lazily-read folder dataset; bad paths raise a one-line `DataError` naming the expected layout.
 """
 
+from .text import CharCorpus, load_text
 from .vision import (
     ImageFolderDataset,
     TensorImageDataset,
@@ -13,4 +14,4 @@ from .vision import (
     random_crop_flip,
 )
 
-__all__ = ["TensorImageDataset", "ImageFolderDataset", "load_digits", "load_cifar", "load_svhn", "random_crop_flip"]
+__all__ = ["CharCorpus", "load_text", "TensorImageDataset", "ImageFolderDataset", "load_digits", "load_cifar", "load_svhn", "random_crop_flip"]
