@@ -27,6 +27,7 @@ __all__ = [
     "System",
     "RecipeSpec",
     "register_model",
+    "model_meta",
     "create_model",
     "list_models",
     "register_recipe",
@@ -77,6 +78,7 @@ SYSTEMS: dict[str, System] = {s.id: s for s in [
 ]}
 
 _MODELS: dict[str, Callable[..., Any]] = {}
+_MODEL_META: dict[str, dict[str, Any]] = {}
 
 
 @dataclass
@@ -103,13 +105,30 @@ def near(name: str, choices: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean: {', '.join(hits)}?)" if hits else ""
 
 
-def register_model(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: file a model builder under its function name (timm's ``@register_model``)."""
-    name = fn.__name__
-    if name in _MODELS and _MODELS[name] is not fn:
-        raise ValueError(f"model {name!r} registered twice ({_MODELS[name].__module__} and {fn.__module__})")
-    _MODELS[name] = fn
-    return fn
+def register_model(fn: Callable[..., Any] | None = None, *, example: Any = None,
+                   tiny: dict[str, Any] | None = None) -> Any:
+    """Decorator: file a model builder under its function name (timm's ``@register_model``).
+
+    Usable bare (``@register_model``) or with test metadata (``@register_model(example=(3, 32, 32),
+    tiny={"width": 8})``): ``example`` is an input shape without batch, or a callable
+    ``model -> tuple of forward args``; ``tiny`` are overrides that make the model small. The
+    all-models test (tests/test_registry.py) builds each model with ``tiny`` and runs ``example``.
+    """
+    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
+        name = f.__name__
+        if name in _MODELS and _MODELS[name] is not f and _MODELS[name].__qualname__ != f.__qualname__:
+            raise ValueError(f"model {name!r} registered twice ({_MODELS[name].__module__} and {f.__module__})")
+        _MODELS[name] = f
+        _MODEL_META[name] = {"example": example, "tiny": dict(tiny or {})}
+        return f
+
+    return deco(fn) if fn is not None else deco
+
+
+def model_meta(name: str) -> dict[str, Any]:
+    """``{"example": ..., "tiny": {...}}`` as registered (for tests and summaries)."""
+    _import_all()
+    return _MODEL_META.get(name, {"example": None, "tiny": {}})
 
 
 def _import_all() -> None:

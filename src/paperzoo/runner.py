@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import build_config, config_to_dict
 from .engine import RunContext, device_name, make_accelerator, seed_everything
-from .errors import DataError, PaperzooError
+from .errors import DataError
 from .registry import SYSTEMS, UnknownNameError, get_recipe
 from .report import read_metrics, write_index, write_run
 
@@ -100,9 +100,7 @@ def reproduce(ids: list[str] | None, preset: str, out: str | Path, *, seed: int 
             (d / "stderr.txt").write_text(proc.stderr or "", encoding="utf-8")
             print(f"[{n}/{len(todo)}] {r['id']}: FAILED ({r['error']}); log in {d / 'stderr.txt'}", flush=True)
         write_index(out, rows, preset)
+    write_index(out, rows, preset)
     print(f"index: {out / 'index.html'}", flush=True)
     return rows
 
-
-def ensure_paperzoo_error(e: BaseException) -> PaperzooError | None:
-    return e if isinstance(e, PaperzooError) else None

@@ -182,9 +182,7 @@ def save_checkpoint(directory: str | Path, *, model: torch.nn.Module, optimizer:
             save_file(tensors, str(tmp / "optimizer.safetensors"))
             state["optimizer"] = meta
         if scheduler is not None:
-            sd = scheduler.state_dict()
-            sd.pop("lr_lambdas", None)  # functions; rebuilt by the recipe
-            state["scheduler"] = sd
+            state["scheduler"] = scheduler.state_dict()  # LambdaLR stores its functions as None
         rng_t, rng_meta = _rng_state()
         save_file(rng_t, str(tmp / "rng.safetensors"))
         state["rng"] = rng_meta

@@ -293,13 +293,28 @@ class TransformerLM(nn.Module):
         return logits, loss
 
 
-@register_model
+def _seq2seq_example(m: "Seq2SeqTransformer"):
+    g = torch.Generator().manual_seed(0)
+    src = torch.randint(1, m.cfg.src_vocab, (2, 7), generator=g)
+    tgt = torch.randint(1, m.cfg.tgt_vocab, (2, 5), generator=g)
+    return src, tgt, tgt
+
+
+def _lm_example(m: "TransformerLM"):
+    x = torch.randint(0, m.cfg.src_vocab, (2, 9), generator=torch.Generator().manual_seed(0))
+    return x, x
+
+
+_TINY = dict(src_vocab=17, tgt_vocab=17, d_model=16, n_heads=2, d_ff=32, n_layers=2, n_dec_layers=2, max_len=32)
+
+
+@register_model(example=_seq2seq_example, tiny=_TINY)
 def transformer_iwslt(**kw) -> Seq2SeqTransformer:
     """The IWSLT14 De-En model of Xiong et al. Sec. 3: 6+6 layers, d 512, FFN 1024, 4 heads."""
     return Seq2SeqTransformer(TransformerConfig(**kw))
 
 
-@register_model
+@register_model(example=_lm_example, tiny=_TINY)
 def transformer_lm_tiny(**kw) -> TransformerLM:
     """A small character LM (the S5 warm-up study's model)."""
     base = dict(src_vocab=128, tgt_vocab=128, d_model=64, n_heads=4, d_ff=128, n_layers=4, dropout=0.0, max_len=256)

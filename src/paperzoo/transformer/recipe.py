@@ -54,6 +54,7 @@ class PrelnConfig:
     lm_eval_every: int = 100
     lm_eval_batches: int = 8
     lm_clip: float = 0.0
+    lm_arms: str = "postln_warmup,postln_nowarmup,preln_nowarmup"
     checkpoint_every: int = 0  # 0: only at the end of each run
 
 

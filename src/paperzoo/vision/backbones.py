@@ -224,45 +224,45 @@ def _init_conv(m: nn.Module) -> None:
 
 
 # -- registered variants (one argument dict each, timm style) --------------------------------
-@register_model
+@register_model(example=(3, 32, 32), tiny={"cfg": [8, "P", 8, "P"], "classifier": "cifar", "num_classes": 5})
 def vgg16(**kw) -> VGG:
     """VGG-16 for 224x224 ImageNet (Simonyan & Zisserman, configuration D)."""
     return VGG(**{"classifier": "imagenet", "num_classes": 1000, **kw})
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"cfg": [8, "P", 16, "P"]})
 def vgg16_cifar(**kw) -> VGG:
     """VGG-16 body with a CIFAR head (32x32 input)."""
     return VGG(**{"classifier": "cifar", "num_classes": 10, **kw})
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"widths": (4, 8, 8), "layers": (1, 1, 1)})
 def resnet20_cifar(**kw) -> ResNet:
     """ResNet-20 for CIFAR (He et al. Sec. 4.2: 3 stages of 3 blocks, 16/32/64 channels)."""
     return ResNet(**{"block": "basic", "layers": (3, 3, 3), "widths": (16, 32, 64), "stem": "cifar",
                      "num_classes": 10, **kw})
 
 
-@register_model
+@register_model(example=(3, 64, 64), tiny={"widths": (4, 8, 8, 8), "layers": (1, 1, 1, 1), "num_classes": 7})
 def resnet34(**kw) -> ResNet:
     return ResNet(**{"block": "basic", "layers": (3, 4, 6, 3), **kw})
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"widths": (4, 8, 8, 8), "layers": (1, 1, 1, 1)})
 def resnet34_cifar(**kw) -> ResNet:
     return ResNet(**{"block": "basic", "layers": (3, 4, 6, 3), "stem": "cifar", "num_classes": 10, **kw})
 
 
-@register_model
+@register_model(example=(3, 64, 64), tiny={"widths": (4, 8, 8, 8), "layers": (1, 1, 1, 1), "num_classes": 7})
 def resnet50(**kw) -> ResNet:
     return ResNet(**{"block": "bottleneck", "layers": (3, 4, 6, 3), **kw})
 
 
-@register_model
+@register_model(example=(3, 64, 64), tiny={"widths": (4, 8, 8, 8), "layers": (1, 1, 2, 1), "num_classes": 7})
 def resnet101(**kw) -> ResNet:
     return ResNet(**{"block": "bottleneck", "layers": (3, 4, 23, 3), **kw})
 
 
-@register_model
+@register_model(example=(1, 8, 8), tiny={"width": 4})
 def small_cnn(**kw) -> SmallCNN:
     return SmallCNN(**kw)
