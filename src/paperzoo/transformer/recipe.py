@@ -41,18 +41,19 @@ class PrelnConfig:
     probe_seeds: int = 10
     probe_depths: tuple[int, ...] = (6, 8, 10, 12, 14)
     probe_layers: int = 6
-    # warm-up study (char LM)
-    lm_d_model: int = 128
+    # warm-up study (char LM); defaults follow the paper's IWSLT14 setting (Sec. 3 / Sec. 4.1):
+    # d 512, FFN 1024 (= 2d), 4 heads, Adam (0.9, 0.98), lr_max 5e-4, 4,000 warm-up steps
+    lm_d_model: int = 512
     lm_layers: int = 6
     lm_heads: int = 4
-    lm_seq_len: int = 64
+    lm_seq_len: int = 128
     lm_batch: int = 32
-    lm_steps: int = 2000
+    lm_steps: int = 20000
     lm_lr: float = 5e-4
     lm_warmup: int = 4000
     lm_seeds: int = 3
-    lm_eval_every: int = 100
-    lm_eval_batches: int = 8
+    lm_eval_every: int = 500
+    lm_eval_batches: int = 16
     lm_clip: float = 0.0
     lm_arms: str = "postln_warmup,postln_nowarmup,preln_nowarmup"
     checkpoint_every: int = 0  # 0: only at the end of each run
@@ -117,8 +118,9 @@ def _probe(cfg: PrelnConfig, ctx) -> None:
 
 
 @register_recipe("preln", config=PrelnConfig, presets={
-    "quick": dict(probe_d_model=64, probe_vocab=200, probe_len=16, probe_batch=16, probe_batches=8, probe_seeds=10,
-                  lm_d_model=64, lm_layers=6, lm_steps=300, lm_warmup=100, lm_lr=2e-3, lm_seeds=3, lm_eval_every=25),
+    "quick": dict(probe_d_model=64, probe_vocab=200, probe_len=16, probe_batch=16, probe_batches=4, probe_seeds=10,
+                  lm_d_model=64, lm_layers=6, lm_steps=200, lm_batch=16, lm_warmup=60, lm_lr=5e-3, lm_seeds=3,
+                  lm_eval_every=25, lm_eval_batches=8),
     "full": dict(),
 }, needs_data_dir=())
 def run(cfg: PrelnConfig, ctx) -> None:
