@@ -287,87 +287,87 @@ _PYRAMIDNET_TABLE: Sequence[tuple[int, int, bool]] = (
 RoR3 = dict(root_shortcut=True, stage_shortcut=True, drop_path_rate=0.5)
 
 
-def _pyramidnet(depth: int, alpha: int, bottleneck: bool, **kw) -> PyramidalRoR:
+def _pyramidnet(depth: int, alpha: int, bottleneck: bool, /, **kw) -> PyramidalRoR:
     return PyramidalRoR(**{"depth": depth, "alpha": alpha, "bottleneck": bottleneck, **kw})
 
 
-def _pyramidal_ror(depth: int, alpha: int, bottleneck: bool, **kw) -> PyramidalRoR:
+def _pyramidal_ror(depth: int, alpha: int, bottleneck: bool, /, **kw) -> PyramidalRoR:
     return PyramidalRoR(**{"depth": depth, "alpha": alpha, "bottleneck": bottleneck, **RoR3, **kw})
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 8, "alpha": 8})
 def pyramidnet110_a48(**kw) -> PyramidalRoR:
     """PyramidNet-110, alpha=48, basic: 1.7M params, 4.62 / 23.31 % (C-10 / C-100)."""
     return _pyramidnet(110, 48, False, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 8, "alpha": 8})
 def pyramidnet110_a84(**kw) -> PyramidalRoR:
     """PyramidNet-110, alpha=84, basic: 3.8M params, 4.27 / 20.21 %."""
     return _pyramidnet(110, 84, False, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 8, "alpha": 8})
 def pyramidnet110_a270(**kw) -> PyramidalRoR:
     """PyramidNet-110, alpha=270, basic: 28.3M params, 3.73 / 18.25 %."""
     return _pyramidnet(110, 270, False, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
 def pyramidnet164_a48_bottleneck(**kw) -> PyramidalRoR:
     """PyramidNet-164, alpha=48, bottleneck: 1.7M params, 4.21 / 19.52 %."""
     return _pyramidnet(164, 48, True, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
 def pyramidnet164_a270_bottleneck(**kw) -> PyramidalRoR:
     """PyramidNet-164, alpha=270, bottleneck: 27.0M params, 3.48 / 17.01 %."""
     return _pyramidnet(164, 270, True, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
 def pyramidnet200_a240_bottleneck(**kw) -> PyramidalRoR:
     """PyramidNet-200, alpha=240, bottleneck: 26.6M params, 3.44 / 16.51 %."""
     return _pyramidnet(200, 240, True, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
 def pyramidnet272_a200_bottleneck(**kw) -> PyramidalRoR:
     """PyramidNet-272, alpha=200, bottleneck: 26.0M params, 3.31 / 16.35 %."""
     return _pyramidnet(272, 200, True, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 8, "alpha": 8})
 def pyramidal_ror110_a48(**kw) -> PyramidalRoR:
     """Pyramidal RoR-3 on PyramidNet-110 alpha=48 (basic), drop-path to 0.5."""
     return _pyramidal_ror(110, 48, False, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 8, "alpha": 8})
 def pyramidal_ror110_a84(**kw) -> PyramidalRoR:
     """Pyramidal RoR-3 on PyramidNet-110 alpha=84 (basic), drop-path to 0.5."""
     return _pyramidal_ror(110, 84, False, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 8, "alpha": 8})
 def pyramidal_ror110_a270(**kw) -> PyramidalRoR:
     """Pyramidal RoR-3 on PyramidNet-110 alpha=270 (basic), drop-path to 0.5."""
     return _pyramidal_ror(110, 270, False, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
 def pyramidal_ror164_a270_bottleneck(**kw) -> PyramidalRoR:
     """Pyramidal RoR-3 on PyramidNet-164 alpha=270 (bottleneck), drop-path to 0.5 (headline-size, unverified)."""
     return _pyramidal_ror(164, 270, True, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
 def pyramidal_ror200_a240_bottleneck(**kw) -> PyramidalRoR:
     """Pyramidal RoR-3 on PyramidNet-200 alpha=240 (bottleneck), drop-path to 0.5."""
     return _pyramidal_ror(200, 240, True, **kw)
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
 def pyramidal_ror272_a200_bottleneck(**kw) -> PyramidalRoR:
     """Pyramidal RoR-3 on PyramidNet-272 alpha=200 (bottleneck), drop-path to 0.5."""
     return _pyramidal_ror(272, 200, True, **kw)

@@ -224,24 +224,24 @@ def build_retrieval_net(arch: str = "resnet101", pool: str = "gem", p: float = 3
                              meta={"arch": arch, "width": str(width)})
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"width": 4})
 def retrieval_small_gem(**kw) -> ImageRetrievalNet:
     """Small VGG-style CNN + GeM for the quick preset (32-64 px)."""
     return build_retrieval_net(**{"arch": "small", "pool": "gem", **kw})
 
 
-@register_model
+@register_model(example=(3, 32, 32))
 def retrieval_vgg16_gem(**kw) -> ImageRetrievalNet:
     """VGG16 (to relu5_3, D = 512) + GeM (the paper's VGG16-GeM)."""
     return build_retrieval_net(**{"arch": "vgg16", "pool": "gem", **kw})
 
 
-@register_model
+@register_model(example=(3, 32, 32))
 def retrieval_resnet50_gem(**kw) -> ImageRetrievalNet:
     return build_retrieval_net(**{"arch": "resnet50", "pool": "gem", **kw})
 
 
-@register_model
+@register_model(example=(3, 32, 32))
 def retrieval_resnet101_gem(**kw) -> ImageRetrievalNet:
     """ResNet101 (D = 2048) + GeM (the paper's best model, rSfM120k-tl-resnet101-gem)."""
     return build_retrieval_net(**{"arch": "resnet101", "pool": "gem", **kw})
