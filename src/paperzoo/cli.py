@@ -93,8 +93,11 @@ def reproduce_cmd(
     reproduce(ids, preset, out, seed=seed, rerun=rerun)
 
 
-def _mount_subcommands() -> None:
+def _mount_subcommands(only: str | None = None) -> None:
+    """Mount system sub-commands; with ``only``, just that one (importing MONAI etc. costs seconds)."""
     for name, mod in SUBCOMMANDS:
+        if only is not None and name != only:
+            continue
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
@@ -111,7 +114,10 @@ def _mount_subcommands() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with exit code 2 for user mistakes."""
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in {"list", "models", "run", "reproduce", "--help", "-h"}:
+    names = {n for n, _ in SUBCOMMANDS}
+    if argv and argv[0] in names:
+        _mount_subcommands(only=argv[0])
+    elif not argv or argv[0] not in {"list", "models", "run", "reproduce"}:
         _mount_subcommands()
     try:
         app(args=argv, prog_name="paperzoo", standalone_mode=False)
