@@ -1,0 +1,17 @@
+"""S2 WIN: Zhou et al., "Go Wide, Then Narrow: Efficient Training of Deep Thin Networks", ICML 2020,
+arXiv 2007.00811.
+
+`model` widens a thin spec (MLP, ResNet, Transformer LM) into its wide twin; `imitation` holds
+S-bar (the thin net with linear pairs), the layerwise imitation stages and the exact merge;
+`losses` the imitation and distillation losses; `recipe` the ``wide-thin`` recipe.
+"""
+
+from .imitation import BlockView, LinearPair, WinStudent, block_outputs, view_of
+from .losses import ImitationLoss, LogitDistillation, accuracy, bits_per_char
+from .model import DeepMLP, MLPBlock, MLPConfig, ResNetSpec, build, depth_of, widen, widths_of
+
+__all__ = [
+    "MLPConfig", "MLPBlock", "DeepMLP", "ResNetSpec", "widen", "build", "depth_of", "widths_of",
+    "BlockView", "view_of", "LinearPair", "WinStudent", "block_outputs",
+    "ImitationLoss", "LogitDistillation", "accuracy", "bits_per_char",
+]
