@@ -74,3 +74,17 @@ def test_unfinished_beams_are_returned_at_max_len():
     m = _Table({(): [0, 0, 0.0, 1.0, 0.0], (3,): [0, 0, 0.0, 1.0, 0.0], (3, 3): [0, 0, 0.0, 1.0, 0.0]})
     out = beam_search(m, torch.ones(2, 1, dtype=torch.long), bos=BOS, eos=EOS, max_len=2, beam=2)
     assert [h[0].tokens for h in out] == [[3, 3], [3, 3]]
+
+
+@pytest.mark.parametrize("norm", ["post", "pre"])
+def test_incremental_decoding_matches_full_decoding(norm):
+    torch.manual_seed(4)
+    m = Seq2SeqTransformer(TransformerConfig(src_vocab=12, tgt_vocab=9, d_model=16, n_heads=2, d_ff=32, n_layers=2,
+                                             n_dec_layers=2, dropout=0.0, max_len=32, norm=norm)).eval()
+    src = torch.randint(3, 12, (5, 6))
+    src[0, 4:] = PAD
+    for fn, kw in ((greedy_decode, {}), (beam_search, {"beam": 3, "nbest": 2})):
+        a = fn(m, src, bos=BOS, eos=EOS, max_len=7, use_cache=True, **kw)
+        b = fn(m, src, bos=BOS, eos=EOS, max_len=7, use_cache=False, **kw)
+        flat = (lambda r: [h.tokens for h in r]) if fn is greedy_decode else (lambda r: [[h.tokens for h in x] for x in r])
+        assert flat(a) == flat(b)

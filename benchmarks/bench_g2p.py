@@ -1,0 +1,103 @@
+"""Benchmark: our S4 G2P Transformer (batched greedy and beam) vs g2p_en's neural ``predict``.
+
+Same process, same words (g014b2b test words, never seen by our training), both scored with the
+field's WER/PER on stress-free ARPAbet. g2p_en (https://github.com/Kyubyong/g2p, Apache-2.0) is
+timed on its out-of-vocabulary path: its GRU encoder-decoder (``checkpoint20.npz``) run by its own
+``predict`` one word at a time. Its constructor downloads NLTK data at import, so nltk/inflect are
+stubbed (never called on this path) and the instance is built without ``__init__``, as the S4 notes
+describe. Note: g2p_en was trained on nearly all of CMUdict, so its error on these words is
+optimistic (many are in its training data); ours never saw them.
+
+    .venv/bin/pip install --no-deps g2p-en
+    .venv/bin/python benchmarks/bench_g2p.py [--words 2000] [--threads 1] [--model DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import types
+
+
+def load_g2p_en():
+    """g2p_en's G2p with its shipped weights, built without the NLTK downloads (None if not installed)."""
+    for name in ("nltk", "nltk.corpus", "nltk.tokenize", "inflect"):
+        if name not in sys.modules:
+            mod = types.ModuleType(name)
+            sys.modules[name] = mod
+    nltk = sys.modules["nltk"]
+    nltk.pos_tag = lambda *a, **k: []
+    nltk.data = types.SimpleNamespace(find=lambda *a, **k: True)
+    nltk.download = lambda *a, **k: None
+    sys.modules["nltk.corpus"].cmudict = types.SimpleNamespace(dict=dict)
+    sys.modules["nltk.tokenize"].TweetTokenizer = lambda: types.SimpleNamespace(tokenize=str.split)
+    sys.modules["inflect"].engine = lambda: None
+    try:
+        from g2p_en.g2p import G2p
+    except ImportError:
+        return None
+    g = G2p.__new__(G2p)
+    g.graphemes = ["<pad>", "<unk>", "</s>"] + list("abcdefghijklmnopqrstuvwxyz")
+    g.g2idx = {c: i for i, c in enumerate(g.graphemes)}
+    # the phoneme list exactly as G2p.__init__ defines it
+    g.phonemes = ["<pad>", "<unk>", "<s>", "</s>"] + [
+        'AA0', 'AA1', 'AA2', 'AE0', 'AE1', 'AE2', 'AH0', 'AH1', 'AH2', 'AO0', 'AO1', 'AO2', 'AW0', 'AW1', 'AW2',
+        'AY0', 'AY1', 'AY2', 'B', 'CH', 'D', 'DH', 'EH0', 'EH1', 'EH2', 'ER0', 'ER1', 'ER2', 'EY0', 'EY1', 'EY2',
+        'F', 'G', 'HH', 'IH0', 'IH1', 'IH2', 'IY0', 'IY1', 'IY2', 'JH', 'K', 'L', 'M', 'N', 'NG', 'OW0', 'OW1',
+        'OW2', 'OY0', 'OY1', 'OY2', 'P', 'R', 'S', 'SH', 'T', 'TH', 'UH0', 'UH1', 'UH2', 'UW', 'UW0', 'UW1', 'UW2',
+        'V', 'W', 'Y', 'Z', 'ZH']
+    g.idx2p = dict(enumerate(g.phonemes))
+    g.p2idx = {p: i for i, p in enumerate(g.phonemes)}
+    g.load_variables()
+    return g
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--words", type=int, default=2000, help="how many g014b2b test words (0 = all 12,000)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--beam", type=int, default=4)
+    ap.add_argument("--model", default=None, help="model folder (default: the shipped weights)")
+    a = ap.parse_args()
+
+    import torch
+
+    from paperzoo.g2p import G2P
+    from paperzoo.g2p.data import load_split, strip_stress
+    from paperzoo.g2p.metrics import wer_per
+
+    torch.set_num_threads(a.threads)
+    refs = load_split()[1]
+    words = sorted(refs)
+    if a.words:
+        words = words[:: max(1, len(words) // a.words)][: a.words]
+    refs = {w: refs[w] for w in words}
+    ours = G2P.load(a.model, use_lexicon=False)
+    rows = []
+    for label, beam in (("ours greedy (batched)", 1), (f"ours beam {a.beam} (batched)", a.beam)):
+        t = time.perf_counter()
+        hyp = ours.predict_model(words, beam=beam)
+        dt = time.perf_counter() - t
+        rows.append((label, len(words) / dt, wer_per(dict(zip(words, hyp)), refs)))
+    ge = load_g2p_en()
+    if ge is None:
+        print("g2p_en is not installed: `.venv/bin/pip install --no-deps g2p-en` to compare")
+    else:
+        t = time.perf_counter()
+        hyp = [strip_stress(ge.predict(w.lower())) for w in words]
+        dt = time.perf_counter() - t
+        rows.append(("g2p_en GRU predict (per word)", len(words) / dt, wer_per(dict(zip(words, hyp)), refs)))
+    print(f"{len(words)} g014b2b test words, torch threads {a.threads}, params ours {ours.params:,}")
+    print(f"{'system':34s} {'words/s':>9s} {'WER %':>7s} {'PER %':>7s}")
+    for label, wps, m in rows:
+        print(f"{label:34s} {wps:9.0f} {100 * m['wer']:7.2f} {100 * m['per']:7.2f}")
+    if ge is not None:
+        base = rows[-1]
+        for label, wps, m in rows[:-1]:
+            print(f"ratio {label} / g2p_en: speed {wps / base[1]:.2f}x, WER {100 * m['wer']:.2f} vs "
+                  f"{100 * base[2]['wer']:.2f} ({'lower' if m['wer'] < base[2]['wer'] else 'NOT lower'})")
+
+
+if __name__ == "__main__":
+    main()
