@@ -9,6 +9,8 @@ whole study fits a CPU; heads = width / 64 (at least 2), FFN = 4 x width as in B
 
 from __future__ import annotations
 
+import torch
+
 from ..errors import ConfigError
 from ..registry import register_model
 from ..transformer import TransformerConfig, TransformerLM
@@ -39,7 +41,12 @@ def lm_config(vocab: int, depth: int, width: int, seq_len: int = 256, dropout: f
                              tie_embeddings=True, init="normal", activation="gelu", scale_embeddings=False)
 
 
-@register_model
+def _lm_example(m: TransformerLM):
+    x = torch.randint(0, m.cfg.src_vocab, (2, 9), generator=torch.Generator().manual_seed(0))
+    return x, x
+
+
+@register_model(example=_lm_example, tiny={"vocab": 17, "depth": 1, "width": 16, "seq_len": 16})
 def compress_lm(vocab: int = 128, depth: int = 4, width: int = 128, seq_len: int = 256, dropout: float = 0.0,
                 **kw) -> TransformerLM:
     """A study LM (default ``L4-H128`` on a 128-symbol character vocabulary)."""

@@ -54,7 +54,13 @@ def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
 
-@register_model
+def _g2p_example(m: Seq2SeqTransformer):
+    src = torch.randint(1, m.cfg.src_vocab, (2, 6), generator=torch.Generator().manual_seed(0))
+    tgt = torch.randint(1, m.cfg.tgt_vocab, (2, 5), generator=torch.Generator().manual_seed(1))
+    return src, tgt, tgt
+
+
+@register_model(example=_g2p_example, tiny={"d_model": 16, "n_heads": 2, "d_ff": 32, "n_layers": 1, "n_dec_layers": 1})
 def g2p_transformer(**kw) -> Seq2SeqTransformer:
     """S4's 4 x 4 G2P Transformer (d 128, 4 heads, FFN 512; widths unconfirmed)."""
     return build_model(G2PModelConfig(**kw))

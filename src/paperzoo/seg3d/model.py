@@ -43,13 +43,13 @@ def build_unet(n_classes: int, channels: tuple[int, ...] = (64, 128, 256, 512), 
                 strides=strides, num_res_units=num_res_units, norm=norm)
 
 
-@register_model
+@register_model(example=(1, 16, 16, 16), tiny={"n_classes": 3, "channels": (4, 8), "num_res_units": 0})
 def seg3d_unet(n_classes: int = 8, **kw) -> UNet:
     """The paper's width: levels 64-128-256-512, K = 8 (7 organs + background)."""
     return build_unet(n_classes, **kw)
 
 
-@register_model
+@register_model(example=(1, 16, 16, 16), tiny={"n_classes": 3})
 def seg3d_unet_tiny(n_classes: int = 6, **kw) -> UNet:
     """A CPU-sized U-Net (8-16-32-64, one convolution per level) for the phantom recipe."""
     kw.setdefault("channels", (8, 16, 32, 64))

@@ -135,7 +135,7 @@ class MLP(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model
+@register_model(example=(64,), tiny={"hidden": (8, 8)})
 def snn_mlp(**kw) -> MLP:
     """MLP 64-128-128-10 for 8x8 digits (S1 notes, Sec. 6 prototype)."""
     return MLP(**kw)
