@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from paperzoo.errors import ConfigError, DataError
-from paperzoo.netclass.image import CNCImageConfig, cnc_image, density_histogram, project_2d
+from paperzoo.netclass.image import CNCImageConfig, cnc_image, density_histogram, n_walks_for, project_2d
 
 TINY = CNCImageConfig(n_walks=200, size=16)
 
@@ -64,3 +64,18 @@ def test_edge_cases_two_nodes_isolated_disconnected():
 def test_bad_config_is_a_clear_error():
     with pytest.raises(ConfigError):
         CNCImageConfig(normalise="max").validate()
+
+
+def test_walks_per_node_scales_walks_with_graph_size():
+    # fixed n_walks (official) vs walks_per_node: a 3x larger graph gets 3x the walks, so every
+    # node is visited about as often (a fixed count under-trains Word2Vec on larger graphs)
+    deg = np.array([1, 2, 0, 3])
+    assert n_walks_for(deg, CNCImageConfig(n_walks=77)) == 77
+    assert n_walks_for(deg, CNCImageConfig(walks_per_node=10)) == 30  # isolated node not counted
+    cfg = CNCImageConfig(walks_per_node=10)
+    small, big = nx.cycle_graph(50), nx.cycle_graph(150)
+    from paperzoo.netclass.walks import to_csr
+    assert n_walks_for(to_csr(big).degree, cfg) == 3 * n_walks_for(to_csr(small).degree, cfg)
+    assert cnc_image(small, CNCImageConfig(walks_per_node=2, size=16, normalise="none")).sum() == 50
+    with pytest.raises(ConfigError):
+        CNCImageConfig(walks_per_node=-1).validate()

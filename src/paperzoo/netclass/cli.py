@@ -28,6 +28,8 @@ def train_cmd(
     labels: Path = typer.Option(..., help="CSV 'file,label' naming the graphs of DIR to train on"),
     out: Path = typer.Option(..., help="model path; writes OUT.safetensors and OUT.json"),
     n_walks: int = typer.Option(10000, help="walks per graph (official 10000)"),
+    walks_per_node: float = typer.Option(0.0, help="> 0: walks = this x nodes, replacing --n-walks "
+                                         "(10 = official ratio at N=1000; keeps graphs of any size comparable)"),
     walk_length: int = typer.Option(10),
     dim: int = typer.Option(20, help="Word2Vec dimension"),
     skipgram: bool = typer.Option(False, help="skip-gram instead of CBOW (official: CBOW)"),
@@ -53,7 +55,8 @@ def train_cmd(
     _threads()
     names, graphs, ys = load_graph_dir(directory, labels, directed=directed)
     classes = sorted(set(ys))
-    icfg = CNCImageConfig(n_walks=n_walks, walk_length=walk_length, dim=dim, sg=int(skipgram), size=size).validate()
+    icfg = CNCImageConfig(n_walks=n_walks, walks_per_node=walks_per_node, walk_length=walk_length, dim=dim,
+                          sg=int(skipgram), size=size).validate()
     fs = featurise_many(graphs, icfg, workers=workers, stats=False, edges=False, seed=seed)
     X = np.stack([f.image for f in fs])
     y = np.array([classes.index(v) for v in ys])
@@ -93,6 +96,7 @@ def image_cmd(
     graph: Path = typer.Argument(..., help="graph file"),
     out: Path = typer.Option(Path("cnc_image.png"), help="PNG to write"),
     n_walks: int = typer.Option(10000),
+    walks_per_node: float = typer.Option(0.0, help="> 0: walks = this x nodes, replacing --n-walks"),
     size: int = typer.Option(48),
     skipgram: bool = typer.Option(False),
     directed: bool = typer.Option(False),
@@ -112,7 +116,8 @@ def image_cmd(
 
     if out.suffix.lower() != ".png":
         raise DataError(f"--out {out}: write a .png file")
-    icfg = CNCClassifier.load(model).image_cfg if model else CNCImageConfig(n_walks=n_walks, size=size, sg=int(skipgram))
+    icfg = (CNCClassifier.load(model).image_cfg if model else
+            CNCImageConfig(n_walks=n_walks, walks_per_node=walks_per_node, size=size, sg=int(skipgram)).validate())
     g = read_graph(graph, directed=directed)
     img = cnc_image(g, icfg, seed=seed)
     fig, ax = plt.subplots(figsize=(4, 4))
