@@ -13,6 +13,7 @@ from paperzoo.widethin import (
     WinStudent,
     block_outputs,
     build,
+    init_stage_lstsq,
     view_of,
     widen,
     widths_of,
@@ -125,3 +126,57 @@ def test_bad_inputs():
         LinearPair(8, 4)
     with pytest.raises(ConfigError, match="DeepMLP"):
         view_of(torch.nn.Linear(2, 2))
+
+
+def _tiny_wide_and_targets(depth=4, seed=0):
+    """A briefly trained wide MLP on random data, its block outputs, and a thin spec."""
+    torch.manual_seed(seed)
+    spec = MLPConfig(width=6, depth=depth, num_classes=3)
+    wspec = widen(spec, 4)
+    wide = build(wspec)
+    x = torch.rand(256, 64)
+    y = (x[:, :3].argmax(1))
+    opt = torch.optim.Adam(wide.parameters(), lr=3e-3)
+    for _ in range(60):
+        loss = F.cross_entropy(wide(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    wide.requires_grad_(False)
+    return spec, wspec, wide, x, block_outputs(view_of(wide), x)
+
+
+def _rel(st, x, ys, k):
+    with torch.no_grad():
+        return float(((st(x, stage=k) - ys[k]) ** 2).mean() / ((ys[k] - ys[k].mean(0)) ** 2).mean())
+
+
+@pytest.mark.parametrize("teacher_forced", [False, True])
+def test_lstsq_stage_init_beats_random_pairs_and_keeps_merge_exact(teacher_forced):
+    """Regression for the 16-layer quick run (19 % after merge): a stage must start from the closed-form
+    init (selected wide units + least-squares A_k), which imitates far better than random pairs, and
+    the merged net must still compute exactly what S-bar computes."""
+    spec, wspec, wide, x, ys = _tiny_wide_and_targets()
+    st = WinStudent(build(spec), list(widths_of(wspec)), wide_head=wide.head)
+    rand = WinStudent(build(spec), list(widths_of(wspec)), wide_head=wide.head)
+    for k in range(spec.depth):
+        tin = ys[k - 1] if teacher_forced and k > 0 else None
+        sigma = init_stage_lstsq(st, wide, k, x, ys[k], tin)
+        assert len(set(sigma)) == spec.width
+        with torch.no_grad():
+            pred = st(x, tin, stage=k) if tin is not None else st(x, stage=k)
+        rel = float(((pred - ys[k]) ** 2).mean() / ((ys[k] - ys[k].mean(0)) ** 2).mean())
+        assert rel < 0.6 * _rel(rand, x, ys, k), (k, rel)
+        assert rel < 1.0
+    st = st.double()
+    xd = x.double()
+    merged = st.merge()
+    assert (merged(xd) - st(xd)).abs().max() / st(xd).abs().max() < 1e-9
+
+
+def test_lstsq_stage_init_rejects_non_mlp():
+    spec = TransformerConfig(src_vocab=20, tgt_vocab=20, d_model=8, n_heads=2, d_ff=16, n_layers=2, dropout=0.0,
+                             norm="pre", max_len=16)
+    st = WinStudent(build(spec), list(widths_of(widen(spec, 2))))
+    with pytest.raises(ConfigError, match="DeepMLP"):
+        init_stage_lstsq(st, build(widen(spec, 2)), 0, torch.randint(0, 20, (2, 5)), torch.zeros(2, 5, 16))

@@ -51,7 +51,7 @@ def test_quick_mlp_tiny_end_to_end(tmp_path):
                                                         "student_steps=30", "imitation_steps=4", "eval_every=10"])
     for k in ("acc_win", "acc_scratch", "acc_kd", "acc_win_ci_low", "merge_error_max"):
         assert k in m
-    assert m["merge_error_max"] < 1e-4
+    assert m["merge_error_max"] < 1e-5  # relative: max |logit diff| / max |logit|
     assert {c["id"] for c in m["claims"]} >= {"win_beats_scratch", "win_beats_kd", "merge_exact"}
     assert (tmp_path / "mlp_accuracy_per_stage.png").is_file()
     assert json.loads((tmp_path / "metrics.json").read_text())["mlp_seeds"] == 2

@@ -6,12 +6,12 @@ S-bar (the thin net with linear pairs), the layerwise imitation stages and the e
 `losses` the imitation and distillation losses; `recipe` the ``wide-thin`` recipe.
 """
 
-from .imitation import BlockView, LinearPair, WinStudent, block_outputs, view_of
+from .imitation import BlockView, LinearPair, WinStudent, block_outputs, init_stage_lstsq, view_of
 from .losses import ImitationLoss, LogitDistillation, accuracy, bits_per_char
 from .model import DeepMLP, MLPBlock, MLPConfig, ResNetSpec, build, depth_of, widen, widths_of
 
 __all__ = [
     "MLPConfig", "MLPBlock", "DeepMLP", "ResNetSpec", "widen", "build", "depth_of", "widths_of",
-    "BlockView", "view_of", "LinearPair", "WinStudent", "block_outputs",
+    "BlockView", "view_of", "LinearPair", "WinStudent", "block_outputs", "init_stage_lstsq",
     "ImitationLoss", "LogitDistillation", "accuracy", "bits_per_char",
 ]
