@@ -1,0 +1,117 @@
+"""Binary-code indices with FAISS (https://github.com/facebookresearch/faiss) and a NumPy fallback.
+
+Hamming search over packed codes (uint8, L/8 bytes; L a multiple of 8): ``IndexBinaryFlat``
+(exhaustive popcount; exact), ``IndexBinaryHNSW`` (graph; approximate), ``IndexBinaryIVF`` and
+``IndexBinaryMultiHash`` (optional). An index directory holds ``index.faiss``
+(``faiss.write_index_binary``), ``manifest.json`` (image paths, bits, index type, model manifest)
+and ``model.safetensors`` + ``model.json`` (the hash network, so queries are coded the same way).
+`numpy_search` is the reference scan (XOR + popcount + stable top-k) the benchmark compares against.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..engine import atomic_write_json
+from ..errors import DataError
+from .model import check_bits
+
+__all__ = ["INDEX_KINDS", "build_binary_index", "save_binary_index", "load_binary_index", "search_binary",
+           "numpy_search"]
+
+INDEX_KINDS = ("flat", "hnsw", "ivf", "multihash")
+
+
+def build_binary_index(packed: np.ndarray, kind: str = "flat", hnsw_m: int = 32, ef_search: int = 64,
+                       nlist: int | None = None, nprobe: int = 8, hash_bits: int | None = None):
+    """A FAISS binary index over packed codes (n, L/8) uint8."""
+    import faiss
+
+    if kind not in INDEX_KINDS:
+        raise DataError(f"index kind must be one of {', '.join(INDEX_KINDS)}, got {kind!r}")
+    x = np.ascontiguousarray(packed, dtype=np.uint8)
+    d = check_bits(int(x.shape[1] * 8))
+    if kind == "flat":
+        index = faiss.IndexBinaryFlat(d)
+    elif kind == "hnsw":
+        index = faiss.IndexBinaryHNSW(d, hnsw_m)
+        index.hnsw.efSearch = ef_search
+    elif kind == "ivf":
+        nlist = nlist or max(1, min(int(4 * np.sqrt(len(x))), len(x) // 39 or 1))
+        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(d), d, nlist)
+        index.train(x)
+        index.nprobe = min(nprobe, nlist)
+    else:
+        index = faiss.IndexBinaryMultiHash(d, 2, hash_bits or min(d // 2, 16))
+    index.add(x)
+    return index
+
+
+def search_binary(index, packed_queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(Hamming distances int32 (nq, k), ids int64 (nq, k); -1 where fewer than k found)."""
+    k = max(1, min(int(k), index.ntotal))
+    return index.search(np.ascontiguousarray(packed_queries, dtype=np.uint8), k)
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def numpy_search(db_packed: np.ndarray, packed_queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Exhaustive NumPy scan, one query at a time: XOR, popcount, argpartition + stable sort of the top k."""
+    db = np.ascontiguousarray(db_packed, dtype=np.uint8)
+    db64 = db.view(np.uint64) if db.shape[1] % 8 == 0 else None
+    k = min(k, len(db))
+    D = np.empty((len(packed_queries), k), np.int32)
+    I = np.empty((len(packed_queries), k), np.int64)
+    for i, q in enumerate(np.ascontiguousarray(packed_queries, dtype=np.uint8)):
+        if db64 is not None and hasattr(np, "bitwise_count"):
+            d = np.bitwise_count(db64 ^ q.view(np.uint64)).sum(1, dtype=np.int32) if db64.shape[1] > 1 else \
+                np.bitwise_count(db64[:, 0] ^ q.view(np.uint64)[0]).astype(np.int32)
+        else:
+            d = _POPCOUNT[db ^ q].sum(1, dtype=np.int32)
+        part = np.argpartition(d, k - 1)[:k] if k < len(d) else np.arange(len(d))
+        order = part[np.lexsort((part, d[part]))]
+        D[i], I[i] = d[order], order
+    return D, I
+
+
+def save_binary_index(out: str | Path, index, paths: Sequence[str], model_path: str | Path, meta: dict) -> Path:
+    import faiss
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".index.faiss.tmp"
+    faiss.write_index_binary(index, str(tmp))
+    tmp.replace(out / "index.faiss")
+    model_path = Path(model_path).with_suffix(".safetensors")
+    for suf in (".safetensors", ".json"):
+        src = model_path.with_suffix(suf)
+        if src.resolve() != (out / f"model{suf}").resolve():
+            shutil.copyfile(src, out / f"model{suf}")
+    atomic_write_json(out / "manifest.json", {"format": "paperzoo.hashing.index/1", "paths": [str(p) for p in paths],
+                                              "ntotal": int(index.ntotal), "bits": int(index.d), **meta})
+    return out
+
+
+def load_binary_index(path: str | Path):
+    """(faiss binary index, manifest) of an index directory written by `save_binary_index`."""
+    import faiss
+
+    path = Path(path)
+    if not (path / "index.faiss").is_file() or not (path / "manifest.json").is_file():
+        raise DataError(f"{path} is not a hash index directory (needs index.faiss and manifest.json); build one "
+                        f"with `paperzoo hash index FOLDER --bits 64 --out {path}`")
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        index = faiss.read_index_binary(str(path / "index.faiss"))
+    except (ValueError, RuntimeError) as e:
+        raise DataError(f"{path}: unreadable hash index ({str(e).splitlines()[0][:200]})") from None
+    if index.ntotal != len(manifest.get("paths", [])):
+        raise DataError(f"{path}: index holds {index.ntotal} codes but the manifest lists "
+                        f"{len(manifest.get('paths', []))} images; rebuild the index")
+    return index, manifest

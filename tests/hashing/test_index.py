@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from paperzoo.errors import ConfigError, DataError
+from paperzoo.hashing.index import build_binary_index, load_binary_index, numpy_search, save_binary_index, search_binary
+from paperzoo.hashing.model import build_hash_net, check_bits, save_hash_model
+
+
+def test_flat_matches_numpy_scan():
+    rng = np.random.default_rng(0)
+    db = rng.integers(0, 256, (2000, 8), dtype=np.uint8)
+    q = rng.integers(0, 256, (7, 8), dtype=np.uint8)
+    D, _ = search_binary(build_binary_index(db, "flat"), q, 10)
+    D2, I2 = numpy_search(db, q, 10)
+    assert (D == D2).all()
+    full = np.array([[bin(int.from_bytes((a ^ b).tobytes(), "big")).count("1") for b in db] for a in q])
+    assert (np.sort(full, 1)[:, :10] == D2).all()
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "multihash"])
+def test_index_save_load_round_trip(tmp_path, kind):
+    rng = np.random.default_rng(1)
+    db = rng.integers(0, 256, (300, 4), dtype=np.uint8)
+    index = build_binary_index(db, kind)
+    model = save_hash_model(build_hash_net(width=4, bits=(32,)), tmp_path / "m.safetensors", imsize=16)
+    out = save_binary_index(tmp_path / "idx", index, [f"{i}.png" for i in range(300)], model, {"kind": kind})
+    index2, manifest = load_binary_index(out)
+    assert manifest["bits"] == 32 and manifest["ntotal"] == 300
+    D1, I1 = search_binary(index, db[:5], 3)
+    D2, I2 = search_binary(index2, db[:5], 3)
+    assert (D1 == D2).all() and (I1 == I2).all() and (D2[:, 0] == 0).all()
+
+
+def test_bad_bits_and_missing_index(tmp_path):
+    for b in (12, 0, -8):
+        with pytest.raises(ConfigError, match="multiple of 8"):
+            check_bits(b)
+    with pytest.raises(DataError):
+        load_binary_index(tmp_path)

@@ -1,0 +1,23 @@
+import json
+
+import pytest
+
+from paperzoo.errors import ConfigError
+from paperzoo.runner import run_recipe
+
+
+def test_bad_config_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="multiple of 8"):
+        run_recipe("hashing", "quick", tmp_path / "r", sets=["bits=12,16"])
+
+
+@pytest.mark.slow
+def test_tiny_quick_run_writes_claims(tmp_path):
+    out = tmp_path / "run"
+    run_recipe("hashing", "quick", out, sets=["seeds=2", "epochs=1", "train_landmarks=6", "train_views=6",
+                                              "test_landmarks=3", "test_views=6", "n_distractors=10", "qsize=16",
+                                              "bits=16,32"])
+    m = json.loads((out / "metrics.json").read_text())
+    ids = {c["id"] for c in m["claims"]}
+    assert {"beats_itq_16", "beats_itq_32", "quantisation_term"} <= ids
+    assert 0 <= m["map_bcdh_16"] <= 100 and (out / "map_vs_bits.png").is_file() and (out / "model.safetensors").is_file()
