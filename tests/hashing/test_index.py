@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from paperzoo.errors import ConfigError, DataError
-from paperzoo.hashing.index import build_binary_index, load_binary_index, numpy_search, save_binary_index, search_binary
+from paperzoo.hashing.index import (
+    build_binary_index,
+    load_binary_index,
+    numpy_search,
+    save_binary_index,
+    search_binary,
+)
 from paperzoo.hashing.model import build_hash_net, check_bits, save_hash_model
 
 

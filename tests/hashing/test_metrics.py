@@ -1,8 +1,16 @@
 import numpy as np
 import pytest
 
-from paperzoo.hashing.metrics import (average_precision, hamming_distances, hamming_map, hamming_rank, pack_codes,
-                                      pr_curve, precision_within_radius, unpack_codes)
+from paperzoo.hashing.metrics import (
+    average_precision,
+    hamming_distances,
+    hamming_map,
+    hamming_rank,
+    pack_codes,
+    pr_curve,
+    precision_within_radius,
+    unpack_codes,
+)
 
 
 def test_hamming_distances_and_packing():

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
 
 from paperzoo.serve import ServeConfig, create_app

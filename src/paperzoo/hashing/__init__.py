@@ -9,7 +9,14 @@ with a stable tie policy, and FAISS binary indices.
 
 from .baselines import ITQ, LSH, PCAH, SpectralHashing, make_baseline
 from .losses import PairwiseBinaryConstrainedLoss, b_step
-from .metrics import hamming_distances, hamming_map, hamming_rank, pack_codes, pr_curve, precision_within_radius
+from .metrics import (
+           hamming_distances,
+           hamming_map,
+           hamming_rank,
+           pack_codes,
+           pr_curve,
+           precision_within_radius,
+)
 from .model import HashNet, build_hash_net, check_bits, load_hash_model, save_hash_model
 
 __all__ = ["PairwiseBinaryConstrainedLoss", "b_step", "HashNet", "build_hash_net", "check_bits", "save_hash_model",

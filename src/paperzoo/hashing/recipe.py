@@ -29,7 +29,6 @@ from ..registry import register_recipe
 from ..retrieval.data import generate_landmarks
 from ..retrieval.extract import IMAGENET_MEAN, IMAGENET_STD
 from ..retrieval.mining import mine_hard_negatives, random_negatives
-from ..stats import mean_std, paired_interval
 from .baselines import BASELINES, make_baseline
 from .data import PAIR_SOURCES, augment, eval_split, train_pairs
 from .losses import PairwiseBinaryConstrainedLoss, b_step

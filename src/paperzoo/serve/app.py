@@ -30,8 +30,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import PaperzooError
 from .config import ServeConfig
-from .systems import (ChatService, G2PService, check_image, describe_error, load_chat_service, load_g2p_service,
-                      load_netclass_service, load_search_service, load_seg3d_service)
+from .systems import (
+    ChatService,
+    G2PService,
+    check_image,
+    describe_error,
+    load_chat_service,
+    load_g2p_service,
+    load_netclass_service,
+    load_search_service,
+    load_seg3d_service,
+)
 
 __all__ = ["create_app"]
 
