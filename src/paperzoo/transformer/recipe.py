@@ -107,7 +107,7 @@ def _probe(cfg: PrelnConfig, ctx) -> None:
         for norm, col in (("post", "tab:red"), ("pre", "tab:blue")):
             a = per_layer[norm][f"{side}_w2"]
             ax.errorbar(layers, a.mean(0), yerr=a.std(0), marker="o", color=col, capsize=3, label=f"{norm}-LN")
-        ax.set(title=f"{title} FFN W2: expected-gradient norm at init", xlabel="layer", ylabel="‖E[∇W2]‖_F")
+        ax.set(title=f"{title}: FFN W2 grad norm at init", xlabel="layer", ylabel="‖E[∇W2]‖_F")
         ax.legend()
     for norm, col in (("post", "tab:red"), ("pre", "tab:blue")):
         a = depth[norm]
