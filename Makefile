@@ -12,7 +12,6 @@ $(BIN)/python:
 
 # torch is pinned first: a CPU build sits on local disk; any other request would pull GBs of CUDA.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e '.[test]'
 	touch $(STAMP)
