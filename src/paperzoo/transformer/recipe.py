@@ -118,9 +118,9 @@ def _probe(cfg: PrelnConfig, ctx) -> None:
 
 
 @register_recipe("preln", config=PrelnConfig, presets={
-    "quick": dict(probe_d_model=64, probe_vocab=200, probe_len=16, probe_batch=16, probe_batches=4, probe_seeds=10,
+    "quick": dict(probe_d_model=64, probe_vocab=200, probe_len=16, probe_batch=8, probe_batches=4, probe_seeds=10,
                   lm_d_model=64, lm_layers=6, lm_steps=200, lm_batch=16, lm_warmup=60, lm_lr=5e-3, lm_seeds=3,
-                  lm_eval_every=25, lm_eval_batches=8),
+                  lm_eval_every=50, lm_eval_batches=8),
     "full": dict(),
 }, needs_data_dir=())
 def run(cfg: PrelnConfig, ctx) -> None:
