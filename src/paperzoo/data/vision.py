@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 
 __all__ = ["TensorImageDataset", "ImageFolderDataset", "load_digits", "load_cifar", "load_svhn",
-           "random_crop_flip", "IMAGE_EXTENSIONS", "read_image"]
+           "random_crop_flip", "IMAGE_EXTENSIONS", "read_image", "NumpyOnlyUnpickler"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -74,8 +74,8 @@ def load_digits(split: str = "train", test_fraction: float = 0.3, seed: int = 0,
     return TensorImageDataset(X, y, classes=[str(i) for i in range(10)])
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Admits only what CIFAR's pickles need: NumPy array reconstruction and dtypes."""
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """Admits only NumPy array reconstruction and dtypes (what CIFAR's pickles need); subclasses widen ``_ALLOWED``."""
 
     _ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -92,7 +92,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 def _read_cifar_batch(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
-            return _NumpyOnlyUnpickler(io.BytesIO(f.read()), encoding="bytes").load()
+            return NumpyOnlyUnpickler(io.BytesIO(f.read()), encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError) as e:
         raise DataError(f"{path} is not a CIFAR python batch ({e})") from None
 

@@ -44,7 +44,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..data.vision import IMAGE_EXTENSIONS
+from ..data.vision import IMAGE_EXTENSIONS, NumpyOnlyUnpickler
 from ..errors import DataError
 from .render import make_scene, render_view, sample_camera
 
@@ -203,22 +203,12 @@ def distractors(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
 
 
 # -- real formats -----------------------------------------------------------------------------------
-class SafeUnpickler(pickle.Unpickler):
-    """Admits builtins dict/list/str/int/float and NumPy array reconstruction, nothing else."""
+class SafeUnpickler(NumpyOnlyUnpickler):
+    """The shared NumPy-only unpickler, widened to the builtins the revisited gnd files hold."""
 
-    _ALLOWED = {
-        ("builtins", "dict"), ("builtins", "list"), ("builtins", "str"), ("builtins", "int"), ("builtins", "float"),
-        ("__builtin__", "dict"), ("__builtin__", "list"), ("__builtin__", "str"), ("__builtin__", "int"),
-        ("__builtin__", "float"),
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"), ("_codecs", "encode"),
+    _ALLOWED = NumpyOnlyUnpickler._ALLOWED | {
+        (mod, name) for mod in ("builtins", "__builtin__") for name in ("dict", "list", "str", "int", "float")
     }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
 
 
 def safe_load_pickle(path: str | Path):
