@@ -332,6 +332,12 @@ def pyramidnet200_a240_bottleneck(**kw) -> PyramidalRoR:
 
 
 @register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
+def pyramidnet236_a220_bottleneck(**kw) -> PyramidalRoR:
+    """PyramidNet-236, alpha=220, bottleneck: 26.8M params, 3.40 / 16.37 %."""
+    return _pyramidnet(236, 220, True, **kw)
+
+
+@register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
 def pyramidnet272_a200_bottleneck(**kw) -> PyramidalRoR:
     """PyramidNet-272, alpha=200, bottleneck: 26.0M params, 3.31 / 16.35 %."""
     return _pyramidnet(272, 200, True, **kw)
@@ -365,6 +371,12 @@ def pyramidal_ror164_a270_bottleneck(**kw) -> PyramidalRoR:
 def pyramidal_ror200_a240_bottleneck(**kw) -> PyramidalRoR:
     """Pyramidal RoR-3 on PyramidNet-200 alpha=240 (bottleneck), drop-path to 0.5."""
     return _pyramidal_ror(200, 240, True, **kw)
+
+
+@register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
+def pyramidal_ror236_a220_bottleneck(**kw) -> PyramidalRoR:
+    """Pyramidal RoR-3 on PyramidNet-236 alpha=220 (bottleneck), drop-path to 0.5."""
+    return _pyramidal_ror(236, 220, True, **kw)
 
 
 @register_model(example=(3, 32, 32), tiny={"depth": 11, "alpha": 8})
