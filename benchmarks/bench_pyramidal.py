@@ -32,14 +32,19 @@ def step_fn(model, opt, x, y, device, amp):
 
 
 def time_steps(step, n: int, device) -> float:
+    """Seconds for ``n`` steps: wall-clock on CUDA; on CPU this process's CPU time, which other jobs
+    on a shared machine inflate far less than wall-clock (compare with ``--threads 1``)."""
     if device.type == "cuda":
         torch.cuda.synchronize()
-    t = time.perf_counter()
+        t = time.perf_counter()
+    else:
+        t = time.process_time()
     for _ in range(n):
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - t
+        return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def main() -> None:
@@ -49,8 +54,8 @@ def main() -> None:
     ap.add_argument("--bottleneck", action="store_true")
     ap.add_argument("--image-size", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=3, help="timed steps per round")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=1, help="timed steps per round")
+    ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--drop-path", type=float, default=0.0, help="same drop-path rate for both models")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -85,7 +90,7 @@ def main() -> None:
     kind = "bottleneck" if a.bottleneck else "basic"
     print(f"device: {torch.cuda.get_device_name(device) if cuda else f'cpu, {torch.get_num_threads()} threads'}; "
           f"depth {a.depth}, alpha {a.alpha:g}, {kind}, {a.image_size}x{a.image_size}, batch {a.batch_size}, "
-          f"{a.rounds} rounds x {a.steps} steps (median)")
+          f"{a.rounds} rounds x {a.steps} steps (median; {'wall' if cuda else 'process CPU'} time)")
     ips = {}
     for name, ts in times.items():
         ips[name] = a.batch_size * a.steps / statistics.median(ts)

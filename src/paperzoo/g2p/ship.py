@@ -52,9 +52,7 @@ Phonetisaurus 24.4 %. **Met: {met}.**
 ## Training
 - Command: `{command}`
 - Settings: {settings}
-- Ran {steps} optimiser steps ({epochs:.2f} epochs) in {minutes:.1f} minutes of wall-clock on a
-  shared 2-core CPU (load average about 15-20 from other jobs: the process got roughly 10-25 % of
-  one core), final greedy validation WER {v_wer:.2f} % / PER {v_per:.2f} %.
+- Ran {steps} optimiser steps ({epochs:.2f} epochs) in {minutes:.1f} minutes of wall-clock on {machine}, final greedy validation WER {v_wer:.2f} % / PER {v_per:.2f} %.
 
 ## Deviations and caveats
 {caveats}
@@ -74,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--command", default="")
     ap.add_argument("--caveats", default="")
+    ap.add_argument("--machine", default="a CPU", help="where it was trained, for the card")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     run = Path(a.run)
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         met="yes" if met else "NO (see caveats)", command=a.command or "(not recorded)",
         settings=", ".join(f"{k}={v}" for k, v in s.items()), steps=last["step"], epochs=last["epoch"],
         minutes=last["minutes"], v_wer=100 * scores[choice]["wer"], v_per=100 * scores[choice]["per"],
-        caveats=a.caveats or "- none recorded", **info["model"])
+        caveats=a.caveats or "- none recorded", machine=a.machine, **info["model"])
     save_g2p(model, a.out, mcfg, {
         "test": {"wer_greedy": greedy["wer"], "per_greedy": greedy["per"], "wer_beam": beam["wer"],
                  "per_beam": beam["per"], "beam": a.beam},

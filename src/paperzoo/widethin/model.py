@@ -172,13 +172,13 @@ def widths_of(spec: Spec) -> Sequence[int]:
 
 
 # -- registered variants ------------------------------------------------------------------------
-@register_model
+@register_model(example=(64,), tiny={"depth": 3})
 def widethin_mlp16x12(**kw) -> DeepMLP:
     """The quick preset's deep thin student: 16 blocks x 12 units, digits input (64 -> 10)."""
     return DeepMLP(MLPConfig(**kw))
 
 
-@register_model
+@register_model(example=(64,), tiny={"depth": 3, "width": 8})
 def widethin_mlp16x96(**kw) -> DeepMLP:
     """Its wide twin (x8): 16 blocks x 96 units."""
     return DeepMLP(MLPConfig(**{"width": 96, **kw}))

@@ -293,7 +293,7 @@ def _gather(ctx, out: dict) -> dict:
 
 
 @register_recipe("wide-thin", config=WideThinConfig, presets={
-    "quick": dict(teacher_steps=600, student_steps=1000, widen_factor=6.0, freeze_lower=True, lm_seeds=2, lm_layers=6,
+    "quick": dict(teacher_steps=450, student_steps=750, widen_factor=6.0, freeze_lower=True, lm_seeds=2, lm_layers=6,
                   lm_d_model=24, lm_seq_len=32, lm_batch=16, lm_teacher_steps=200, lm_student_steps=200,
                   lm_imitation_steps=10),
     "full": dict(seeds=20, teacher_steps=6000, student_steps=6000, imitation_steps=150, mlp_depth=24,
