@@ -14,9 +14,9 @@ Shared by S4 (G2P) and S6 (dialogue).
   hypotheses (or at ``max_len``, when alive beams are finished as they are).
 
 Incremental decoding: for a :class:`Seq2SeqTransformer` (Post-LN or Pre-LN blocks) each step feeds only
-the newest token and keeps, per decoder layer, the inputs its self-attention reads (keys and values
-are the layer inputs of all earlier positions, so a causal mask is not needed); the FFN, queries
-and cross-attention run on one position. Any other model with ``encode``/``decode`` is decoded by
+the newest token and keeps, per decoder layer, the projected self-attention keys and values of all
+earlier positions (so a causal mask is not needed) and the cross-attention keys and values of the
+encoder memory, projected once per batch; the FFN, queries and attention run on one position. Any other model with ``encode``/``decode`` is decoded by
 re-running ``decode`` on the whole prefix. Both give the same result (``use_cache=False`` forces the
 second; ``tests/transformer/test_decode.py`` checks they agree).
 """
@@ -50,27 +50,68 @@ def _can_cache(model) -> bool:
 
     layers = getattr(getattr(model, "decoder", None), "layers", None)
     return (hasattr(model, "_embed") and hasattr(model, "tgt_embed") and layers is not None
-            and all(isinstance(layer, TransformerBlock) for layer in layers) and not model.training)
+            and all(isinstance(layer, TransformerBlock) and layer.multihead_attn is not None
+                    and all(a._qkv_same_embed_dim and a.in_proj_bias is not None
+                            for a in (layer.self_attn, layer.multihead_attn)) for layer in layers)
+            and not model.training)
 
 
-def _cached_step(model, tok: torch.Tensor, t: int, memory: torch.Tensor, mem_pad: torch.Tensor,
-                 cache: list) -> torch.Tensor:
-    """Logits (N, V) for the token ``tok`` (N,) at position ``t``; appends to ``cache`` in place."""
+def _heads(x: torch.Tensor, n: int) -> torch.Tensor:
+    """(N, T, d) -> (N, heads, T, d / heads)."""
+    return x.unflatten(-1, (n, -1)).transpose(1, 2)
+
+
+class _LayerCache:
+    """One decoder layer's state: projected self-attention keys/values of all earlier positions, and the
+    cross-attention keys/values of the (fixed) encoder memory, projected once instead of at every step."""
+
+    def __init__(self, layer, memory: torch.Tensor, mem_pad: torch.Tensor):
+        attn = layer.multihead_attn
+        d = attn.embed_dim
+        w, b = attn.in_proj_weight, attn.in_proj_bias
+        self.mk = _heads(F.linear(memory, w[d: 2 * d], b[d: 2 * d]), attn.num_heads)
+        self.mv = _heads(F.linear(memory, w[2 * d:], b[2 * d:]), attn.num_heads)
+        # additive mask (N, 1, 1, S): -inf on padded source positions
+        self.mmask = torch.zeros(mem_pad.shape, dtype=memory.dtype, device=memory.device).masked_fill(
+            mem_pad, float("-inf"))[:, None, None, :]
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        self.mk, self.mv, self.mmask = self.mk[rows], self.mv[rows], self.mmask[rows]
+        if self.k is not None:
+            self.k, self.v = self.k[rows], self.v[rows]
+
+
+def _attend(attn, q_in: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    d, n = attn.embed_dim, attn.num_heads
+    q = _heads(F.linear(q_in, attn.in_proj_weight[:d], attn.in_proj_bias[:d]), n)
+    o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return attn.out_proj(o.transpose(1, 2).flatten(2))
+
+
+def _cached_step(model, tok: torch.Tensor, t: int, caches: list[_LayerCache]) -> torch.Tensor:
+    """Logits (N, V) for the token ``tok`` (N,) at position ``t``; extends each layer's cache in place.
+
+    Same arithmetic as the layer's forward pass on the whole prefix (``nn.MultiheadAttention``'s packed
+    in-projection, scaled dot-product attention, out-projection), one position at a time."""
     x = model._embed(model.tgt_embed, tok[:, None], offset=t)
-    for i, layer in enumerate(model.decoder.layers):
+    for layer, c in zip(model.decoder.layers, caches):
+        sa = layer.self_attn
+        d = sa.embed_dim
         h = layer.norm1(x) if layer.norm_first else x
-        kv = h if cache[i] is None else torch.cat([cache[i], h], 1)
-        cache[i] = kv
-        a = layer.self_attn(h, kv, kv, need_weights=False)[0]
+        kv = F.linear(h, sa.in_proj_weight[d:], sa.in_proj_bias[d:])
+        k, v = _heads(kv[..., :d], sa.num_heads), _heads(kv[..., d:], sa.num_heads)
+        c.k = k if c.k is None else torch.cat([c.k, k], 2)
+        c.v = v if c.v is None else torch.cat([c.v, v], 2)
+        a = _attend(sa, h, c.k, c.v, None)
         if layer.norm_first:
             x = x + a
-            x = x + layer.multihead_attn(layer.norm2(x), memory, memory, key_padding_mask=mem_pad,
-                                         need_weights=False)[0]
+            x = x + _attend(layer.multihead_attn, layer.norm2(x), c.mk, c.mv, c.mmask)
             x = x + layer._ff(layer.norm3(x))
         else:
             x = layer.norm1(x + a)
-            x = layer.norm2(x + layer.multihead_attn(x, memory, memory, key_padding_mask=mem_pad,
-                                                     need_weights=False)[0])
+            x = layer.norm2(x + _attend(layer.multihead_attn, x, c.mk, c.mv, c.mmask))
             x = layer.norm3(x + layer._ff(x))
     return model.lm_head(model.decoder.final_norm(x))[:, 0]
 
@@ -80,16 +121,18 @@ class _Stepper:
 
     def __init__(self, model, memory, mem_pad, use_cache: bool):
         self.model, self.memory, self.mem_pad = model, memory, mem_pad
-        self.cache = [None] * len(model.decoder.layers) if use_cache and _can_cache(model) else None
+        self.cache = ([_LayerCache(layer, memory, mem_pad) for layer in model.decoder.layers]
+                      if use_cache and _can_cache(model) else None)
 
     def __call__(self, ys: torch.Tensor) -> torch.Tensor:
         if self.cache is None:
             return self.model.decode(ys, self.memory, self.mem_pad)[:, -1]
-        return _cached_step(self.model, ys[:, -1], ys.size(1) - 1, self.memory, self.mem_pad, self.cache)
+        return _cached_step(self.model, ys[:, -1], ys.size(1) - 1, self.cache)
 
     def reorder(self, rows: torch.Tensor) -> None:
         if self.cache is not None:
-            self.cache = [c[rows] for c in self.cache]
+            for c in self.cache:
+                c.reorder(rows)
 
 
 def _normalise(logprob: torch.Tensor | float, length: int, alpha: float):
