@@ -1,10 +1,16 @@
-"""Fixtures for the web-app tests: the real G2P service (CMUdict answers are exact), fake agents."""
+"""Fixtures for the web-app tests: the real G2P service (CMUdict answers are exact), fake agents, a tiny hash index."""
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
+import io
 
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from paperzoo.cli import main
 from paperzoo.serve import ServeConfig, create_app
 
 
@@ -64,3 +70,38 @@ def fake_client():
 @pytest.fixture
 def booking_agent():
     return BookingAgent
+
+
+def cli(args: list[str]) -> None:
+    try:
+        main(args)
+    except SystemExit as e:
+        assert e.code in (0, None), f"paperzoo {' '.join(args)} exited with {e.code}"
+
+
+def png(seed: int, size: int = 32) -> bytes:
+    a = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def hash_index(tmp_path_factory):
+    """A 6-image 16-bit index written by `paperzoo hash index` with a tiny untrained hash network."""
+    from paperzoo.hashing import build_hash_net, save_hash_model
+
+    d = tmp_path_factory.mktemp("hash")
+    (d / "images").mkdir()
+    for i in range(6):
+        (d / "images" / f"img{i}.png").write_bytes(png(i))
+    from paperzoo.retrieval.data import load_image
+    from paperzoo.retrieval.extract import IMAGENET_MEAN, IMAGENET_STD
+
+    torch.manual_seed(0)
+    net = build_hash_net("small", bits=(16,), width=4).eval()
+    x = torch.stack([load_image(d / "images" / f"img{i}.png", 32, square=True) for i in range(6)])
+    net.init_hash_layers(net.descriptor((x - IMAGENET_MEAN) / IMAGENET_STD), "centre")  # spread the codes
+    model = save_hash_model(net, d / "model.safetensors", imsize=32)
+    cli(["hash", "index", str(d / "images"), "--bits", "16", "--out", str(d / "index"), "--model", str(model)])
+    return d / "index"

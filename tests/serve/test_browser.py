@@ -35,11 +35,11 @@ def _real_agents() -> bool:
 
 
 @pytest.fixture
-def live_server(booking_agent):
+def live_server(booking_agent, hash_index):
     import uvicorn
 
     # the real dialogue agents when paperzoo.dialogue offers them, else the fake booking agent
-    app = create_app(ServeConfig(), agents=None if _real_agents() else {"task": booking_agent})
+    app = create_app(ServeConfig(hash_index=hash_index), agents=None if _real_agents() else {"task": booking_agent})
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=server.run, daemon=True)
@@ -54,7 +54,7 @@ def live_server(booking_agent):
     t.join(10)
 
 
-def test_page_in_chromium(live_server, tmp_path):
+def test_page_in_chromium(live_server, hash_index, tmp_path):
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)) and not shutil.which("chromium"):
         pytest.skip(f"chromium not installed at {CHROMIUM} (apt-get install chromium chromium-driver)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) not installed")
@@ -86,6 +86,15 @@ def test_page_in_chromium(live_server, tmp_path):
                 assert page.locator("#chat-log .msg.err").count() == 0
                 replies = page.locator("#chat-log .msg.agent").all_inner_texts()
                 assert len(replies) == 3 and all(r.strip() for r in replies)
+            # image search over the hash index: upload an indexed image, it comes back first at distance 0
+            page.select_option("#search-index", "hash")
+            query = (hash_index.parent / "images" / "img3.png").read_bytes()
+            page.set_input_files("#search-file", files=[{"name": "q.png", "mimeType": "image/png", "buffer": query}])
+            page.click("#search-submit")
+            page.locator("#search-results figure").first.wait_for()
+            caption = page.locator("#search-results figcaption").first.inner_text()
+            assert caption.startswith("1. ") and "Hamming 0/16" in caption
+            assert page.locator("#search-results figure").count() == 6  # k=8 asked, the index holds 6
             shot = tmp_path / "serve_page.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 1000

@@ -18,5 +18,6 @@ def test_serve_help_lists_options(capsys):
     except SystemExit as e:
         assert e.code == 0
     out = capsys.readouterr().out
-    for opt in ("--host", "--port", "--retrieval-index", "--hash-index", "--netclass-model", "--seg3d-model"):
+    for opt in ("--host", "--port", "--retrieval-index", "--hash-index", "--netclass-model", "--seg3d-model",
+                "--workers", "--access-log"):
         assert opt in out

@@ -1,9 +1,9 @@
 """``create_app(config)``: the paperzoo web app (FastAPI) -- a JSON API and one plain HTML/JS page.
 
-Panels: G2P (S4), chat with the dialogue agents (S6), image search over a retrieval index (S8),
-network classification (S9) and a segmentation viewer (S10). A panel whose system is not available
-(not importable, no model path given, a model that fails to load) is left out: its routes do not
-exist and ``GET /api/systems`` says why. Models load once, here, at start-up.
+Panels: G2P (S4), chat with the dialogue agents (S6), image search over a retrieval index (S8) or a
+binary hash index (S7), network classification (S9) and a segmentation viewer (S10). A panel whose
+system is not available (not importable, no model path given, a model that fails to load) is left out:
+its routes do not exist and ``GET /api/systems`` says why. Models load once, here, at start-up.
 
 Limits, all in `ServeConfig`: request body size (413), words per request and message length (422),
 upload type checks (415 / 422), a per-request compute limit (503) and a bounded number of model
@@ -32,11 +32,13 @@ from ..errors import PaperzooError
 from .config import ServeConfig
 from .systems import (
     ChatService,
+    Coalescer,
     G2PService,
     check_image,
     describe_error,
     load_chat_service,
     load_g2p_service,
+    load_hash_search_service,
     load_netclass_service,
     load_search_service,
     load_seg3d_service,
@@ -159,12 +161,9 @@ def create_app(config: ServeConfig | None = None, *, g2p: Any | None = None,
 
     # explicit paths first: a bad one fails fast, before the slower default panels load
     for name, path, loader in (("retrieval", cfg.retrieval_index, load_search_service),
-                               ("hash", cfg.hash_index, None)):
-        if path is None:
-            continue
-        if loader is None:
-            raise PaperzooError(f"--{name}-index: serving hash indexes is not supported yet; use --retrieval-index")
-        try_load(name, True, partial(loader, Path(path), device))
+                               ("hash", cfg.hash_index, load_hash_search_service)):
+        if path is not None:
+            try_load(name, True, partial(loader, Path(path), device))
     if cfg.netclass_model is not None:
         try_load("netclass", True, partial(load_netclass_service, Path(cfg.netclass_model)))
     if cfg.seg3d_model is not None:
@@ -249,15 +248,21 @@ def create_app(config: ServeConfig | None = None, *, g2p: Any | None = None,
         return {"panels": panels, "device": device,
                 "limits": {"max_words": cfg.max_words, "max_text_chars": cfg.max_text_chars,
                            "max_json_bytes": cfg.max_json_bytes, "max_upload_bytes": cfg.max_upload_bytes,
-                           "max_nifti_bytes": cfg.max_nifti_bytes, "request_timeout_s": cfg.request_timeout_s}}
+                           "max_nifti_bytes": cfg.max_nifti_bytes, "request_timeout_s": cfg.request_timeout_s},
+                "g2p_stats": services["g2p"].stats() if "g2p" in services else None}
 
     # -------------------------------------------------------------------------------------------- G2P
     if "g2p" in services:
         g2p_svc: G2PService = services["g2p"]
 
+        coalescer = Coalescer(partial(run_job, g2p_svc.predict_parts), max_batch=256)
+
         @app.post("/api/g2p", response_model=G2PResponse)
-        async def g2p_endpoint(req: G2PRequest) -> dict:
-            """ARPAbet (stress-free) per word; a word that cannot be pronounced gets an ``error`` of its own."""
+        async def g2p_endpoint(req: G2PRequest) -> AsciiJSONResponse:
+            """ARPAbet (stress-free) per word; a word that cannot be pronounced gets an ``error`` of its own.
+
+            CMUdict words and words pronounced before are answered on the event loop without the model;
+            the other words of concurrent requests go to the model together, in one batched call."""
             if (req.words is None) == (req.text is None):
                 raise HTTPException(422, "send exactly one of 'words' (a list) or 'text' (a string)")
             words = req.words if req.words is not None else [w for w in re.split(r"[\s,;]+", req.text) if w]
@@ -265,10 +270,17 @@ def create_app(config: ServeConfig | None = None, *, g2p: Any | None = None,
                 raise HTTPException(422, "no words given")
             if len(words) > cfg.max_words:
                 raise HTTPException(422, f"{len(words)} words; the limit is {cfg.max_words} per request: send batches")
-            results, todo = g2p_svc.plan(words)
-            if todo:
-                results = await run_job(g2p_svc.finish, results, todo)
-            return {"results": results}
+            results, missing = g2p_svc.plan(words)
+            if missing:
+                try:
+                    with anyio.fail_after(cfg.request_timeout_s):
+                        phones = await coalescer.get([p for ps in missing.values() for p in ps])
+                except TimeoutError:
+                    raise HTTPException(503, f"the request took longer than {cfg.request_timeout_s:g} s; "
+                                             f"send fewer new words per request") from None
+                g2p_svc.fill(results, missing, phones)
+            # results are plain dicts of the documented shape: skip re-validating them through the model
+            return AsciiJSONResponse({"results": results})
 
     # ------------------------------------------------------------------------------------------- chat
     if "chat" in services:
@@ -321,7 +333,8 @@ def create_app(config: ServeConfig | None = None, *, g2p: Any | None = None,
     def add_search_routes(name: str, svc: Any) -> None:
         @app.post(f"/api/search/{name}", openapi_extra=raw, name=f"search_{name}")
         async def search_endpoint(request: Request, k: int = Query(10, ge=1, le=100)) -> dict:
-            """The k nearest indexed images to the uploaded image (PNG, JPEG, GIF or BMP body)."""
+            """The k nearest indexed images to the uploaded image (PNG, JPEG, GIF or BMP body): ``score``
+            (cosine) for a retrieval index, ``distance`` (Hamming, out of ``bits``) for a hash index."""
             data = await _upload(request, cfg.max_upload_bytes)
             try:
                 check_image(data, cfg.max_image_pixels)
@@ -363,3 +376,13 @@ def create_app(config: ServeConfig | None = None, *, g2p: Any | None = None,
             return await run_job(seg_svc.segment, data)
 
     return app
+
+
+CONFIG_ENV = "PAPERZOO_SERVE_CONFIG"
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for ``paperzoo serve --workers N``: the `ServeConfig` comes as JSON in $PAPERZOO_SERVE_CONFIG."""
+    import os
+
+    return create_app(ServeConfig.from_json(json.loads(os.environ.get(CONFIG_ENV, "{}"))))

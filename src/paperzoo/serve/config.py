@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 __all__ = ["ServeConfig"]
@@ -50,6 +50,16 @@ class ServeConfig:
     session_ttl_s: float = 1800.0
     max_graph_edges: int = 50_000
     max_image_pixels: int = 16_000_000
+
+    def to_json(self) -> dict:
+        """Plain JSON values (paths as strings), e.g. to hand the config to worker processes."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ServeConfig":
+        paths = {"g2p_model", "retrieval_index", "hash_index", "netclass_model", "seg3d_model"}
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: (Path(v) if k in paths and v is not None else v) for k, v in d.items() if k in known})
 
     def resolved_device(self) -> str:
         if self.device not in ("auto", "cpu", "cuda"):

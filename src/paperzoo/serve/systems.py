@@ -1,9 +1,12 @@
 """Adapters between the web app and the systems it serves (each imported lazily, never copied).
 
 - `G2PService`: ``paperzoo.g2p.G2P`` (S4; Yolchuyeva et al., Interspeech 2019, arXiv 2004.06338):
-  CMUdict first, the Transformer for other words, with a bounded cache of answers.
+  CMUdict first, the Transformer for other words, with a bounded LRU cache of model answers; `Coalescer`
+  batches the model work of concurrent requests into one call.
 - `ChatService`: agents from ``paperzoo.dialogue.load_agent(kind)`` (S6), one per server-side session.
 - `SearchService`: a ``paperzoo retrieval index`` (S8; Radenović et al., arXiv 1711.02512) queried by image.
+- `HashSearchService`: a ``paperzoo hash index`` (S7; Do et al., arXiv 1802.07437) queried by image, Hamming
+  distances from the index's FAISS binary search.
 - `NetclassService`: ``paperzoo netclass`` CNC images + CNN class probabilities (S9).
 - `Seg3dService`: ``paperzoo seg3d`` cascade on an uploaded NIfTI volume, slices with the overlay (S10).
 
@@ -13,6 +16,7 @@ as the reason the panel is absent.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import io
@@ -20,15 +24,16 @@ import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import CheckpointError, DataError, PaperzooError
 from .sessions import SessionStore
 
-__all__ = ["G2PService", "ChatService", "SearchService", "NetclassService", "Seg3dService", "load_g2p_service",
-           "load_chat_service", "load_search_service", "load_netclass_service", "load_seg3d_service", "png_data_url"]
+__all__ = ["G2PService", "Coalescer", "ChatService", "SearchService", "HashSearchService", "NetclassService", "Seg3dService", "load_g2p_service",
+           "load_chat_service", "load_search_service",
+           "load_hash_search_service", "load_netclass_service", "load_seg3d_service", "png_data_url"]
 
 AGENT_KINDS = ("task", "qa", "chat")
 
@@ -73,35 +78,41 @@ def _parts(word: str, clean: Callable[[str], str]) -> list[str]:
 
 
 class G2PService:
-    """Words -> ARPAbet with per-word errors; repeated words come from a bounded cache (answers are deterministic)."""
+    """Words -> ARPAbet with per-word errors.
+
+    A word is pronounced part by part (hyphenated words), as `G2P.predict` does. `plan` answers every
+    CMUdict part from the lexicon and every part the model pronounced before from a bounded LRU cache
+    (model answers are deterministic) without touching the model; only the parts left go to
+    `predict_parts`, one batched model call (the app coalesces concurrent requests' parts into it).
+    """
 
     def __init__(self, g2p: Any, note: str = "", cache_size: int = 20000):
         from ..g2p import G2P
         self.g2p, self.note, self.cache_size = g2p, note, cache_size
         self.clean = getattr(g2p, "clean", G2P.clean)
         self.has_model = bool(getattr(g2p, "has_model", True))
-        lex = getattr(g2p, "lexicon", None)
+        lex = getattr(g2p, "lexicon", None) if getattr(g2p, "use_lexicon", True) else None
         self.lexicon = lex if lex is not None else {}
         self._cache: OrderedDict[str, list[str]] = OrderedDict()
         self._lock = threading.Lock()
+        self.model_calls = self.model_words = 0
 
-    def _cached(self, w: str) -> list[str] | None:
+    def _lookup(self, part: str) -> list[str] | None:
+        """A part's phones from the lexicon or the cache, else None (needs the model)."""
+        v = self.lexicon.get(part)
+        if v is not None:
+            return v[0]
         with self._lock:
-            v = self._cache.get(w)
+            v = self._cache.get(part)
             if v is not None:
-                self._cache.move_to_end(w)
+                self._cache.move_to_end(part)
             return v
 
-    def _store(self, w: str, phones: list[str]) -> None:
-        with self._lock:
-            self._cache[w] = phones
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-
-    def plan(self, words: list[str]) -> tuple[list[dict], list[int]]:
-        """Per-word results filled from the cache / errors, and the indices still to predict (cheap; no model)."""
+    def plan(self, words: list[str]) -> tuple[list[dict], dict[int, list[str]]]:
+        """Per-word results filled from the lexicon / cache / errors, and ``{result index: its cleaned parts}``
+        for the words that still need the model (cheap; never calls the model)."""
         results: list[dict] = []
-        todo: list[int] = []
+        missing: dict[int, list[str]] = {}
         for i, w in enumerate(words):
             r: dict = {"word": w, "phonemes": None, "source": None, "error": None}
             results.append(r)
@@ -116,23 +127,94 @@ class G2PService:
                 r["source"], r["error"] = None, (f"{w[:40]!r} is not in CMUdict and no trained G2P model is loaded; "
                                                  f"train one with `paperzoo run g2p` and start the server with it")
                 continue
-            hit = self._cached(w)
-            if hit is not None:
-                r["phonemes"] = hit
+            phones = [self._lookup(p) for p in parts]
+            if any(ph is None for ph in phones):
+                missing[i] = parts
             else:
-                todo.append(i)
-        return results, todo
+                r["phonemes"] = [x for ph in phones for x in ph]
+        return results, missing
 
-    def finish(self, results: list[dict], todo: list[int]) -> list[dict]:
-        """Run the G2P on the words `plan` left (one batched call) and fill their results."""
+    def predict_parts(self, parts: list[str]) -> dict[str, list[str]]:
+        """One batched model call for cleaned parts (blocking: run it in a worker thread); caches the answers."""
+        todo = sorted({p for p in parts if self._lookup(p) is None})
+        out = {p: self._lookup(p) for p in parts if p not in todo}
         if todo:
-            uniq = sorted({results[i]["word"] for i in todo})
-            preds = dict(zip(uniq, self.g2p.predict(uniq)))
-            for w, p in preds.items():
-                self._store(w, list(p))
-            for i in todo:
-                results[i]["phonemes"] = list(preds[results[i]["word"]])
+            self.model_calls += 1
+            self.model_words += len(todo)
+            preds = [list(ph) for ph in self.g2p.predict(todo)]
+            with self._lock:
+                for p, ph in zip(todo, preds):
+                    self._cache[p] = ph
+                    out[p] = ph
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def stats(self) -> dict:
+        """Model calls so far (each a batch), words they pronounced, cache entries (this process)."""
+        return {"model_calls": self.model_calls, "model_words": self.model_words, "cached": len(self._cache),
+                "cache_size": self.cache_size}
+
+    def fill(self, results: list[dict], missing: dict[int, list[str]], phones: Mapping[str, list[str]]) -> list[dict]:
+        """Complete the results `plan` left, from ``phones`` (cleaned part -> phones)."""
+        for i, parts in missing.items():
+            results[i]["phonemes"] = [x for p in parts for x in phones[p]]
         return results
+
+    def finish(self, results: list[dict], missing: dict[int, list[str]]) -> list[dict]:
+        """`plan` + `finish` = the whole answer without coalescing (one model call for this request's parts)."""
+        if missing:
+            self.fill(results, missing, self.predict_parts([p for ps in missing.values() for p in ps]))
+        return results
+
+
+class Coalescer:
+    """Coalesces the model work of concurrent requests: keys asked for while a batch runs go together into
+    the next batch (no added wait when the server is idle; bigger batches under load). ``run`` is an async
+    function ``list[key] -> {key: value}``; its exceptions reach every request waiting on that batch."""
+
+    def __init__(self, run: Callable[[list[str]], Any], max_batch: int = 256):
+        self.run, self.max_batch = run, max_batch
+        self._futures: dict[str, asyncio.Future] = {}
+        self._queue: list[str] = []
+        self._task: asyncio.Task | None = None
+
+    async def get(self, keys: Sequence[str]) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        futs = {}
+        for k in dict.fromkeys(keys):
+            f = self._futures.get(k)
+            if f is None or f.get_loop() is not loop:  # (a future of another, finished event loop: start over)
+                f = self._futures[k] = loop.create_future()
+                f.add_done_callback(_retrieve)
+                self._queue.append(k)
+            futs[k] = f
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._drain())
+        # shield: a request that gives up (time limit, client gone) must not cancel others' shared futures
+        return {k: await asyncio.shield(f) for k, f in futs.items()}
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+            try:
+                out = await self.run(batch)
+                err = None
+            except Exception as e:  # noqa: BLE001 - handed to the waiting requests
+                out, err = {}, e
+            for k in batch:
+                f = self._futures.pop(k, None)
+                if f is None or f.done():
+                    continue
+                if err is None and k in out:
+                    f.set_result(out[k])
+                else:
+                    f.set_exception(err or RuntimeError(f"no answer for {k!r}"))
+
+
+def _retrieve(f: asyncio.Future) -> None:
+    if not f.cancelled():
+        f.exception()  # marks it retrieved: no "exception was never retrieved" noise for abandoned requests
 
 
 def load_g2p_service(path: Path | None = None) -> G2PService:
@@ -252,6 +334,54 @@ def load_search_service(index_dir: Path, device: str = "cpu") -> SearchService:
     return SearchService(index_dir, device)
 
 
+class HashSearchService:
+    """Nearest indexed images to an uploaded query image in Hamming distance (S7, ``paperzoo hash index``).
+
+    The query is coded exactly as ``paperzoo hash index`` / ``hash search`` code images: the index's own copy
+    of the hash network (``model.safetensors``), the image resized to ``imsize`` x ``imsize``, ImageNet
+    normalisation, b = sign(h) packed to bytes, then the index's FAISS binary search.
+    """
+
+    def __init__(self, index_dir: Path, device: str = "cpu"):
+        from ..hashing import load_hash_model
+        from ..hashing.index import load_binary_index
+
+        self.index_dir = Path(index_dir)
+        self.index, self.manifest = load_binary_index(self.index_dir)
+        self.net, self.meta = load_hash_model(self.index_dir / "model.safetensors")
+        self.bits = int(self.manifest.get("bits", self.index.d))
+        if self.bits not in self.net.bits:
+            raise DataError(f"{self.index_dir}: the index holds {self.bits}-bit codes but its model has hash layers "
+                            f"for {list(self.net.bits)}; rebuild it with `paperzoo hash index`")
+        self.imsize = int(self.manifest.get("imsize", self.meta.get("imsize", 32)))
+        self.device = device
+        self.net.to(device).eval()
+        self.paths: list[str] = list(self.manifest["paths"])
+        self.lock = threading.Lock()
+
+    def codes(self, data: bytes) -> np.ndarray:
+        """Packed binary code (1, bits/8) uint8 of an image given as bytes."""
+        from ..hashing import pack_codes
+        from ..retrieval.data import load_image
+        from ..retrieval.extract import IMAGENET_MEAN, IMAGENET_STD
+
+        x = load_image(io.BytesIO(data), self.imsize, square=True)[None]
+        with self.lock:
+            b = self.net.codes(((x - IMAGENET_MEAN) / IMAGENET_STD).to(self.device), self.bits)
+        return pack_codes(b.cpu().numpy())
+
+    def query(self, data: bytes, k: int) -> list[dict]:
+        from ..hashing.index import search_binary
+
+        dist, ids = search_binary(self.index, self.codes(data), k)
+        return [{"rank": r, "distance": int(d), "bits": self.bits, "id": int(i), "name": Path(self.paths[i]).name}
+                for r, (d, i) in enumerate(zip(dist[0], ids[0]), 1) if i >= 0]
+
+
+def load_hash_search_service(index_dir: Path, device: str = "cpu") -> HashSearchService:
+    return HashSearchService(index_dir, device)
+
+
 # ----------------------------------------------------------------------------------------- netclass
 GRAPH_SUFFIX = {"edgelist": ".edgelist", "csv": ".csv", "graphml": ".graphml"}
 
@@ -302,6 +432,19 @@ def load_netclass_service(model_path: Path) -> NetclassService:
 
 
 # -------------------------------------------------------------------------------------------- seg3d
+MAX_VOXELS = 512 * 512 * 600
+
+
+def _nifti_shape(path: Path) -> tuple[int, ...] | None:
+    """The volume shape from a NIfTI header (reads no voxel data); None when the header is unreadable
+    (`load_nifti` then gives the one-line error)."""
+    try:
+        import nibabel as nib
+        return tuple(int(n) for n in nib.load(str(path)).shape)
+    except Exception:  # noqa: BLE001 - any unreadable header is reported by load_nifti
+        return None
+
+
 class Seg3dService:
     """NIfTI volume -> cascade label map -> orthogonal slices with and without the overlay (PNG)."""
 
@@ -324,8 +467,11 @@ class Seg3dService:
         with tempfile.TemporaryDirectory(prefix="paperzoo-serve-") as d:
             p = Path(d) / f"upload{suffix}"
             p.write_bytes(data)
+            shape = _nifti_shape(p)  # header only: a small .nii.gz may decompress to a huge volume
+            if shape is not None and int(np.prod(shape, dtype=np.int64)) > MAX_VOXELS:
+                raise DataError(f"volume {tuple(shape)} is larger than 512x512x600 voxels")
             hu, _ = load_nifti(p)
-        if hu.size > 512 * 512 * 600:
+        if hu.size > MAX_VOXELS:
             raise DataError(f"volume {hu.shape} is larger than 512x512x600 voxels")
         with self.lock:
             labels, info = self.net.predict(hu)
@@ -336,7 +482,8 @@ class Seg3dService:
         return {"shape": list(hu.shape), "image": _fig_data_url(fig),
                 "voxels": {(names[i] if i < len(names) and names[i] else str(i)): int(c) for i, c in enumerate(counts) if i},
                 "info": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in info.items()
-                         if isinstance(v, (int, float, str))}}
+                         if isinstance(v, (int, float, str))},
+                "warnings": [str(w) for w in info.get("warnings", [])]}
 
 
 def load_seg3d_service(model_dir: Path, device: str = "cpu") -> Seg3dService:

@@ -66,7 +66,8 @@ async function search() {
     const d = await api("POST", "/api/search/" + name + "?k=" + encodeURIComponent(k), f, { "Content-Type": f.type || "application/octet-stream" });
     for (const r of d.results) {
       const fig = el("figure"); const img = el("img"); img.src = "/api/search/" + name + "/images/" + r.id; img.alt = r.name;
-      fig.append(img, el("figcaption", r.rank + ". " + r.name + " (" + r.score.toFixed(3) + ")")); out.append(fig);
+      const how = r.distance !== undefined ? "Hamming " + r.distance + "/" + r.bits : "cosine " + r.score.toFixed(3);
+      fig.append(img, el("figcaption", r.rank + ". " + r.name + " (" + how + ")")); out.append(fig);
     }
   } catch (e) { out.append(el("p", e.message, "error")); }
 }
