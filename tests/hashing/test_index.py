@@ -43,3 +43,18 @@ def test_bad_bits_and_missing_index(tmp_path):
             check_bits(b)
     with pytest.raises(DataError):
         load_binary_index(tmp_path)
+
+
+def test_numpy_scan_ties_go_to_lowest_index_and_blocks_agree():
+    db = np.zeros((50, 8), np.uint8)
+    db[[3, 17, 40], 0] = 1          # three codes at distance 1, the rest at 0 ... except:
+    db[[5, 9], 1] = 255             # two at distance 8
+    q = np.zeros((2, 8), np.uint8)
+    D, I = numpy_search(db, q, 5)
+    assert D[0].tolist() == [0] * 5 and I[0].tolist() == [0, 1, 2, 4, 6]  # ties by database index
+    D1, I1 = numpy_search(db, q, 49, block=1)
+    D2, I2 = numpy_search(db, q, 49, block=2)
+    assert (D1 == D2).all() and (I1 == I2).all()
+    assert D1[0, -4:].tolist() == [1, 1, 1, 8] and I1[0, -4:].tolist() == [3, 17, 40, 5]
+    D3, I3 = numpy_search(db[:, :3], q[:, :3], 4)  # 24 bits: byte lookup-table path
+    assert D3[0].tolist() == [0, 0, 0, 0] and I3[0].tolist() == [0, 1, 2, 4]

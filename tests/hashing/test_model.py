@@ -37,3 +37,22 @@ def test_augment_keeps_shape_and_range():
     x = torch.rand(4, 3, 16, 16)
     y = augment(x, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1 and not torch.equal(x, y)
+
+
+def test_itq_init_reproduces_itq_codes_and_unsaturated_start():
+    import numpy as np
+
+    from paperzoo.hashing.baselines import ITQ
+
+    torch.manual_seed(0)
+    m = build_hash_net(width=4, bits=(8,))
+    phi = torch.nn.functional.normalize(torch.rand(50, m.net.dim).double() + 1.0, dim=1).float()
+    m.init_hash_layers(phi, "itq", seed=3)
+    h = m.relaxed(phi, 8)
+    codes = np.where(h.detach().numpy() >= 0, 1, -1)
+    ref = ITQ(8, 3).fit(phi.double().numpy()).encode(phi.double().numpy())
+    assert (codes == ref).mean() > 0.98  # same codes up to float rounding at sign boundaries
+    pre = torch.atanh(h.clamp(-0.999999, 0.999999))
+    assert torch.allclose(pre.mean(0), torch.zeros(8), atol=1e-3) and torch.allclose(pre.std(0), torch.ones(8), atol=2e-2)
+    with pytest.raises(ConfigError):
+        m.init_hash_layers(phi, "pca")

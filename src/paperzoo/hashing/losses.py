@@ -11,8 +11,9 @@ Do, Doan, Cheung, ECCV 2016, https://github.com/dzungdoan6/uh-bdnn):
     l_ij = s_ij/2 ||h_i - h_j||^2 + (1 - s_ij)/2 max(0, m - ||h_i - h_j||)^2
            + lambda/2 (||h_i - b_i||^2 + ||h_j - b_j||^2),      b in {-1, +1}^L,
 
-optimised by alternation: a **B-step** (h fixed; minimising over b gives b_i = sign(h_i), `b_step`)
-and a **W-step** (b fixed; SGD/Adam on the network). For +-1 codes ||b_i - b_j||^2 = 4 d_H, so the
+optimised by alternation: a **B-step** (h fixed; minimising over b gives b_i = sign(h_i), `b_step`;
+or, with the similar pairs' distance term also on b, UH-BDNN-style cyclic coordinate descent,
+`b_step_pairwise`) and a **W-step** (b fixed; SGD/Adam on the network). For +-1 codes ||b_i - b_j||^2 = 4 d_H, so the
 margin is set by a Hamming radius: m^2 = 4 * margin_frac * L (margin_frac = 0.5: half the bits).
 
 Switchable alternatives (``distance`` / ``quantisation`` arguments):
@@ -35,14 +36,61 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 
-__all__ = ["PairwiseBinaryConstrainedLoss", "b_step", "margin_for", "DISTANCES"]
+__all__ = ["PairwiseBinaryConstrainedLoss", "b_step", "b_step_pairwise", "b_objective", "margin_for", "DISTANCES",
+           "B_UPDATES"]
 
 DISTANCES = ("contrastive", "inner")
+B_UPDATES = ("sign", "pairwise")
 
 
 def b_step(h: torch.Tensor) -> torch.Tensor:
     """B-step: argmin_{b in {-1,1}^L} ||h - b||^2 = sign(h), with sign(0) = +1 (a tie; either is optimal)."""
     return torch.where(h >= 0, torch.ones_like(h), -torch.ones_like(h))
+
+
+def b_objective(B: torch.Tensor, H: torch.Tensor, pos_i, pos_j, lam: float) -> float:
+    """J(B) = sum_{(i,j) similar} 1/2 ||b_i - b_j||^2 + lambda/2 sum_i ||h_i - b_i||^2 (the B-step's objective)."""
+    pi, pj = torch.as_tensor(pos_i, dtype=torch.long), torch.as_tensor(pos_j, dtype=torch.long)
+    return float(0.5 * (B[pi] - B[pj]).pow(2).sum() + 0.5 * lam * (H - B).pow(2).sum())
+
+
+@torch.no_grad()
+def b_step_pairwise(H: torch.Tensor, pos_i, pos_j, lam: float, sweeps: int = 3,
+                    B0: torch.Tensor | None = None) -> torch.Tensor:
+    """Discrete B-step with the similarity term on b (UH-BDNN-style cyclic coordinate descent).
+
+    Minimises `b_objective` over B in {-1, 1}^{n x L} with H fixed (the per-pair loss with the distance
+    term moved onto b for similar pairs; the dissimilar hinge couples bits and stays in the W-step).
+    The objective is a sum over bits, and for one image i and bit k it is
+    -b_ik (sum_{j ~ i} b_jk + lambda h_ik) + const, so the exact coordinate update is
+    b_i = sign(sum_{j ~ i} b_j + lambda h_i) (ties: sign(h_i), then +1), applied image by image
+    (Gauss-Seidel) for ``sweeps`` passes from B0 (default sign(H)); J never increases. Without pairs it
+    is `b_step`. Each (i, j) pair counts once per occurrence, in both directions.
+    """
+    n = H.shape[0]
+    B = (b_step(H) if B0 is None else B0).clone()
+    pi = torch.as_tensor(pos_i, dtype=torch.long)
+    pj = torch.as_tensor(pos_j, dtype=torch.long)
+    keep = pi != pj
+    src, dst = torch.cat([pi[keep], pj[keep]]), torch.cat([pj[keep], pi[keep]])
+    order = torch.argsort(src, stable=True)
+    src, dst = src[order], dst[order]
+    ptr = torch.zeros(n + 1, dtype=torch.long)
+    ptr[1:] = torch.cumsum(torch.bincount(src, minlength=n), 0)
+    lh = lam * H
+    tie = b_step(H)
+    has = torch.nonzero(ptr[1:] > ptr[:-1]).flatten().tolist()
+    for _ in range(sweeps):
+        changed = False
+        for i in has:
+            f = B[dst[ptr[i]:ptr[i + 1]]].sum(0) + lh[i]
+            new = torch.where(f > 0, 1.0, torch.where(f < 0, -1.0, tie[i])).to(B.dtype)
+            if not changed and not torch.equal(new, B[i]):
+                changed = True
+            B[i] = new
+        if not changed:
+            break
+    return B
 
 
 def margin_for(bits: int, margin_frac: float = 0.5) -> float:

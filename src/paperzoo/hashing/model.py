@@ -27,7 +27,9 @@ from ..registry import register_model
 from ..retrieval.model import ImageRetrievalNet, build_retrieval_net
 from .losses import b_step
 
-__all__ = ["HashNet", "build_hash_net", "check_bits", "save_hash_model", "load_hash_model"]
+INIT_KINDS = ("itq", "centre", "random")
+
+__all__ = ["INIT_KINDS", "HashNet", "build_hash_net", "check_bits", "save_hash_model", "load_hash_model"]
 
 
 def check_bits(bits: int) -> int:
@@ -57,6 +59,36 @@ class HashNet(nn.Module):
             nn.init.normal_(layer.weight, std=1.0)
             nn.init.zeros_(layer.bias)
         self.activation = activation
+
+    @torch.no_grad()
+    def init_hash_layers(self, phi: torch.Tensor, kind: str = "itq", seed: int = 0) -> None:
+        """Data-dependent start of every hash layer from training descriptors phi (n, D).
+
+        ``"itq"`` (UH-BDNN, Do et al. ECCV 2016, initialises B by ITQ): W_h = (P R)^T with P the top-L
+        principal directions and R the ITQ rotation, bias -W_h mu, so sign(h) starts as ITQ's codes;
+        ``"centre"``: keep the random W_h, bias -W_h mu. Both rescale each unit to unit standard deviation
+        over phi so tanh starts unsaturated (phi of an untrained CNN are nearly collinear, and a zero-bias
+        random layer maps every image to almost the same code). ``"random"``: leave the layers as built.
+        """
+        if kind not in INIT_KINDS:
+            raise ConfigError(f"init must be one of {', '.join(INIT_KINDS)}, got {kind!r}")
+        if kind == "random":
+            return
+        from .baselines import ITQ
+
+        X = phi.detach().double()
+        mu = X.mean(0)
+        for b in self.bits:
+            layer = self.hash[str(b)]
+            if kind == "itq" and b <= min(X.shape):
+                itq = ITQ(b, seed).fit(X.numpy())
+                W = torch.as_tensor(itq.pca.components_.T @ itq.R).T  # (L, D): h = (phi - mu) P R
+            else:
+                W = layer.weight.double()
+            z = (X - mu) @ W.T
+            W = W / (z.std(0, keepdim=True).T + 1e-12)
+            layer.weight.copy_(W.to(layer.weight.dtype))
+            layer.bias.copy_((-W @ mu).to(layer.bias.dtype))
 
     def descriptor(self, x: torch.Tensor) -> torch.Tensor:
         """phi(x): the L2-normalised GeM descriptor (B, D) (what the baselines hash)."""

@@ -2,7 +2,9 @@
 Network for Image Retrieval without Manual Annotation", arXiv 1802.07437 (WACV 2019, unverified).
 
 Training (the **documented reconstruction** of the unconfirmed method, see `losses` and docs/hashing.md):
-alternate a B-step (auxiliary codes b_i = sign(h_i) for every training image, once per epoch) and a
+hash layers start from ITQ on the untrained descriptors (UH-BDNN, ECCV 2016: B initialised by ITQ;
+``init``), then alternate a B-step (auxiliary codes b_i = sign(h_i) for every training image, or with
+``b_update=pairwise`` coordinate descent with the similar pairs' term on b; once per epoch) and a
 W-step (Adam on the network with B fixed) on the pairwise binary constrained loss, over pairs mined
 without labels: (query, positive) from shared 3D points of S8's GENERATED landmarks, one augmented
 copy of the query (second source), and ``nnum`` hard negatives from other 3D models nearest in code
@@ -31,7 +33,7 @@ from ..retrieval.extract import IMAGENET_MEAN, IMAGENET_STD
 from ..retrieval.mining import mine_hard_negatives, random_negatives
 from .baselines import BASELINES, make_baseline
 from .data import PAIR_SOURCES, augment, eval_split, train_pairs
-from .losses import PairwiseBinaryConstrainedLoss, b_step
+from .losses import B_UPDATES, PairwiseBinaryConstrainedLoss, b_step, b_step_pairwise
 from .metrics import hamming_map, pr_curve, precision_within_radius
 from .model import HashNet, build_hash_net, check_bits, save_hash_model
 
@@ -44,10 +46,13 @@ class HashingConfig:
     width: int = 16                # small CNN only
     bits: tuple[int, ...] = (16, 32, 64)
     activation: str = "tanh"
+    init: str = "itq"              # hash-layer start: itq (UH-BDNN: B initialised by ITQ) | centre | random
     lam: float = 0.1               # lambda of the quantisation term
     margin_frac: float = 0.5       # dissimilar pairs pushed >= margin_frac * L Hamming bits apart
     distance: str = "contrastive"  # contrastive (reconstruction) | inner
     quantisation: str = "alternating"  # alternating (B-step per epoch) | per_batch | none
+    b_update: str = "sign"         # B-step: sign (b = sign h, the reconstruction) | pairwise (similarity term on b, CCD)
+    b_sweeps: int = 3              # coordinate-descent passes per B-step
     pair_source: str = "both"      # both | 3d | aug
     negatives: str = "hard"        # hard | random
     nnum: int = 5
@@ -100,10 +105,16 @@ def train_hash_net(cfg: HashingConfig, ctx, model: HashNet, X: torch.Tensor, lan
     use3d, useaug = cfg.pair_source in ("both", "3d"), cfg.pair_source in ("both", "aug")
     longest = max(model.bits)
     losses = []
+    _, phi0 = relaxed_codes(model, X)
+    model.init_hash_layers(phi0, cfg.init, seed)
     for epoch in range(cfg.epochs):
-        # B-step (h fixed): b_i = sign(h_i) minimises lambda/2 ||h_i - b_i||^2 exactly
+        # B-step (h fixed): sign: b_i = sign(h_i) minimises lambda/2 ||h_i - b_i||^2 exactly; pairwise: also
+        # the similar pairs' 1/2 ||b_i - b_j||^2, by cyclic coordinate descent (`b_step_pairwise`)
         H, _ = relaxed_codes(model, X)
-        B = {b: b_step(h) for b, h in H.items()}
+        if cfg.b_update == "pairwise" and use3d:
+            B = {b: b_step_pairwise(h, qidx, pidx, lam, cfg.b_sweeps) for b, h in H.items()}
+        else:
+            B = {b: b_step(h) for b, h in H.items()}
         # pairs: 3D positives, hard negatives (nearest codes of other 3D models, one per model)
         sel = rng.permutation(len(qidx))[:cfg.qsize]
         q, p = qidx[sel], pidx[sel]
@@ -159,6 +170,15 @@ def evaluate_codes(qb: np.ndarray, dbb: np.ndarray, split) -> dict:
             "prec": prec, "rec": rec}
 
 
+def euclidean_map(q: torch.Tensor, db: torch.Tensor, split) -> float:
+    """mAP (%) of Euclidean ranking of real descriptors (stable ties, junk removed): the pre-hashing ceiling."""
+    from .metrics import average_precision
+
+    ranks = np.argsort(torch.cdist(q, db).numpy(), axis=1, kind="stable")
+    aps = [average_precision(split.relevant[i, r[~split.junk[i, r]]]) for i, r in enumerate(ranks)]
+    return 100 * float(np.nanmean(aps))
+
+
 def _check(cfg: HashingConfig) -> None:
     for b in cfg.bits:
         check_bits(int(b))
@@ -166,6 +186,8 @@ def _check(cfg: HashingConfig) -> None:
         raise ConfigError(f"pair_source must be one of {', '.join(PAIR_SOURCES)}, got {cfg.pair_source!r}")
     if cfg.quantisation not in ("alternating", "per_batch", "none"):
         raise ConfigError(f"quantisation must be alternating, per_batch or none, got {cfg.quantisation!r}")
+    if cfg.b_update not in B_UPDATES:
+        raise ConfigError(f"b_update must be one of {', '.join(B_UPDATES)}, got {cfg.b_update!r}")
     if cfg.negatives not in ("hard", "random"):
         raise ConfigError(f"negatives must be hard or random, got {cfg.negatives!r}")
     for n in filter(None, cfg.baselines.split(",")):
@@ -195,6 +217,7 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
     res: dict[str, dict[int, list[dict]]] = {}
     qerr: dict[str, list[float]] = {}
     curves: dict[str, list[list[float]]] = {}
+    phi_maps: dict[str, list[float]] = {}
 
     def add(name: str, bits: int, r: dict) -> None:
         res.setdefault(name, {}).setdefault(bits, []).append(r)
@@ -204,6 +227,10 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
         for name, lam_v in ctx.progress(variants, desc=f"seed {i + 1}/{cfg.seeds}"):
             torch.manual_seed(seed)
             model = build_hash_net(cfg.arch, cfg.bits, cfg.width, "gem", cfg.activation)
+            if name == "BCDH":
+                _, pq0 = relaxed_codes(model, Xq)
+                _, pdb0 = relaxed_codes(model, Xdb)
+                phi_maps.setdefault("init", []).append(euclidean_map(pq0, pdb0, split))
             curves.setdefault(name, []).append(
                 train_hash_net(cfg, ctx, model, X, tr.landmark, qidx, pidx, lam_v, seed, f"seed{i}/{name}"))
             Hq, phi_q = relaxed_codes(model, Xq)
@@ -211,6 +238,7 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
             qerr.setdefault(name, []).append(float(np.mean([((Hdb[b] - b_step(Hdb[b])) ** 2).mean() for b in cfg.bits])))
             for b in cfg.bits:
                 add(name, b, evaluate_codes(b_step(Hq[b]).numpy(), b_step(Hdb[b]).numpy(), split))
+            phi_maps.setdefault(name, []).append(euclidean_map(phi_q, phi_db, split))
             if name == "BCDH":
                 _, phi_tr = relaxed_codes(model, X)
                 for bl in baselines:
@@ -222,6 +250,10 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
                 if i == 0:
                     save_hash_model(model, ctx.out / "model.safetensors", cfg.imsize,
                                     {"trained_on": "generated landmarks (paperzoo.retrieval.data)"})
+    m["phi_map_init"] = round(float(np.mean(phi_maps["init"])), 3)
+    m["phi_map"] = round(float(np.mean(phi_maps["BCDH"])), 3)
+    if "BCDH λ=0" in phi_maps:
+        m["phi_map_lam0"] = round(float(np.mean(phi_maps["BCDH λ=0"])), 3)
     report_quick(cfg, ctx, res, qerr, curves)
 
 

@@ -63,20 +63,39 @@ def report_quick(cfg, ctx, res: dict, qerr: dict, curves: dict) -> None:
         m["quant_error_bcdh"], m["quant_error_lam0"] = round(qe, 4), round(qe0, 4)
         ctx.claim("quantisation_error", "The quantisation term lowers ||h - sign(h)||^2 / L on test images",
                   paper="binary constraint (abstract)", ours=f"{qe:.3f} vs {qe0:.3f} (λ=0)", holds=qe < qe0)
+        if c.holds and lo <= 0:
+            ctx.note(f"The quantisation term's mean gain at {b} bits ({d:+.1f} mAP) meets the +2 target, but its paired "
+                     f"95% interval [{lo:.1f}, {hi:.1f}] over {cfg.seeds} seeds includes 0: not significant at this "
+                     f"number of seeds.")
+        if qe >= qe0:
+            ctx.note(f"λ > 0 does not lower the test quantisation error here ({qe:.3f} vs {qe0:.3f} with λ = 0): with "
+                     "tanh and the contrastive margin both variants saturate; the λ term's mAP effect comes with a "
+                     "better-trained descriptor (see the sanity-check note), not with fewer sign flips.")
         if not c.holds:
-            ctx.note(f"The quantisation term's mAP effect misses the issue's +2 target: λ={cfg.lam} lowers the test "
-                     f"quantisation error ||h - sign h||^2/L only from {qe0:.3f} to {qe:.3f}, so sign() flips few "
-                     f"bits differently than with λ = 0 and the mAP gap is within seed noise. A larger λ or longer "
-                     f"training (--set lam=..., epochs=...) is the test; not tuned here.")
+            ctx.note(f"The quantisation term's mAP effect misses the issue's +2 target at {b} bits: measured "
+                     f"{np.mean(with_q):.1f} (λ={cfg.lam}) vs {np.mean(without):.1f} (λ=0) over {cfg.seeds} seeds; "
+                     f"test quantisation error {qe:.3f} vs {qe0:.3f}. The ablation removes only the λ term "
+                     f"(same init, pairs, seeds, optimiser).")
     fails = [c for c in ctx.claims if c.id.startswith("beats_itq_") and not c.holds]
     if fails:
         ctx.note("Deep hash vs ITQ misses the +3 mAP target at " + ", ".join(c.id.split("_")[-1] for c in fails) +
-                 " bits. The baselines hash the trained network's own GeM descriptors, which the pairwise loss has "
-                 "already shaped, so ITQ gets most of what the hash layer learns; with a small CNN trained from "
-                 "scratch at 32 px for a few epochs the remaining gap is within seed noise.")
+                 " bits. ITQ hashes the trained network's own GeM descriptors (64-d for the small CNN), which the "
+                 "pairwise loss has already shaped end to end; the deep hash layer is linear on the same descriptor, "
+                 "so at 64 bits ITQ is a rotation of the full descriptor and the two can differ only in the rotation "
+                 "and thresholds. With 36 queries x 228 database images and ~100 W-steps per run the seed spread "
+                 "(see the table) is as large as the targets.")
+    if "phi_map" in m:
+        ctx.note(f"Sanity check that the network learns: Euclidean mAP of the GeM descriptor phi is "
+                 f"{m['phi_map_init']:.1f} untrained and {m['phi_map']:.1f} after BCDH training"
+                 + (f" ({m['phi_map_lam0']:.1f} with λ = 0)" if "phi_map_lam0" in m else "") + " (mean over seeds). "
+                 "The hash layers start from ITQ on the untrained descriptors (UH-BDNN initialises B by ITQ), scaled "
+                 "to unit pre-activation spread: with the former zero-bias random start, tanh mapped every image "
+                 "to almost the same code and the network did not learn at all.")
     ctx.note("The loss and its optimisation are the DOCUMENTED RECONSTRUCTION (the paper's exact form is not "
              "confirmed): contrastive distance on relaxed codes h + λ/2||h - b||^2 with auxiliary codes b, a B-step "
-             "b = sign(h) per epoch alternating with Adam W-steps. Pairs: 3D co-visibility positives, one augmented "
+             f"({cfg.b_update}: " + ("b = sign(h)" if cfg.b_update == "sign" else "coordinate descent with the "
+             "similar pairs' term on b") + f") over all training images once per epoch ({cfg.epochs} alternations) "
+             f"alternating with Adam W-steps (lr {cfg.lr}). Pairs: 3D co-visibility positives, one augmented "
              "copy per query, hard negatives from other 3D models nearest in code space. Tie policy of every "
              "ranking: stable sort by (Hamming distance, database index). Precision within radius 2 counts 0 for "
              "queries that retrieve nothing.")
