@@ -17,3 +17,22 @@ def test_recipe_tiny_end_to_end(tmp_path):
     assert saved["time_cascade_s_per_volume"] > 0
     assert (tmp_path / "overlay.png").is_file() and (tmp_path / "dice_and_region.png").is_file()
     assert (tmp_path / "checkpoints" / "cascade" / "stage2.safetensors").is_file()
+
+
+def test_equal_training_steps_and_single_stage_resolution():
+    from paperzoo.seg3d.phantom import ORGANS, make_phantoms
+    from paperzoo.seg3d.recipe import Seg3dConfig, fit_cascade, fit_single_stage
+
+    cases = make_phantoms(1, (32, 32, 32), "A", 0)
+    base = dict(channels=(4, 8), num_res_units=0, roi=(8, 8, 8), stage1_steps=2, stage2_steps=3, batch=1,
+                optimizer="adam", lr=1e-3, rotate_deg=0.0)
+    steps = {"cascade": [], "single": []}
+    cascade = fit_cascade(Seg3dConfig(**base), cases, len(ORGANS), ORGANS, seed=0,
+                          log=lambda s, p, v: steps["cascade"].append(p))
+    assert steps["cascade"] == ["stage1"] * 2 + ["stage2"] * 3 and cascade.cfg.stage1_factor == 2
+    for single_factor, expect in ((0, 2), (1, 1)):  # 0 = stage 1's resolution (the paper's one-network setting)
+        steps["single"].clear()
+        single = fit_single_stage(Seg3dConfig(**base, single_factor=single_factor, stage2_factor=2), cases,
+                                  len(ORGANS), ORGANS, seed=0, log=lambda s, p, v: steps["single"].append(p))
+        assert len(steps["single"]) == 5  # the same number of optimisation steps as the cascade
+        assert single.stage2 is None and single.cfg.stage1_factor == expect

@@ -14,7 +14,7 @@ save/load), `sampling`, `recipe` (``paperzoo run seg3d``), `evaluate`, `viz`, `c
 
 from .cascade import Cascade, CascadeConfig, EmptyRegionWarning
 from .data import find_pairs, load_nifti, load_pair, save_like
-from .losses import RegionLoss, class_weights
+from .losses import RegionLoss, class_weights, region_class_weights
 from .metrics import organ_metrics
 from .model import build_unet, seg3d_unet, seg3d_unet_tiny
 from .phantom import ORGANS, make_phantom
@@ -22,6 +22,6 @@ from .region import body_mask, candidate_region, region_sliding_window, region_s
 
 __all__ = [
     "Cascade", "CascadeConfig", "EmptyRegionWarning", "find_pairs", "load_nifti", "load_pair", "save_like",
-    "RegionLoss", "class_weights", "organ_metrics", "build_unet", "seg3d_unet", "seg3d_unet_tiny", "ORGANS",
+    "RegionLoss", "class_weights", "region_class_weights", "organ_metrics", "build_unet", "seg3d_unet", "seg3d_unet_tiny", "ORGANS",
     "make_phantom", "body_mask", "candidate_region", "region_sliding_window", "region_stats", "tiles_touching",
 ]

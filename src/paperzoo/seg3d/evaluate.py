@@ -123,13 +123,36 @@ def evaluate_and_report(cfg, ctx, runs: list[dict], test: list[tuple[np.ndarray,
               ours=f"{100 * M['stage2_tiles_run_fraction']:.0f} % of stage-2 tiles run; cascade "
                    f"{M['time_cascade_s_per_volume']:.2f} s vs single stage {M['time_single_s_per_volume']:.2f} s per volume",
               holds=M["stage2_tiles_run_fraction"] < 1.0)
+    # ---- honest notes where a target is missed (computed from the numbers above) ----
+    rec_r = recall[:, qr].mean(0)
+    if not (M["region_fraction"] <= 0.15 and min_rec >= 0.99):
+        worst = names[int(np.nanargmin(rec_r[1:])) + 1]
+        ok = [rad for q, rad in enumerate(radii) if np.nanmin(recall[:, q, 1:].mean(0)) >= 0.99]
+        nxt = (f"r = {ok[0]} is the smallest radius with >= 99 % recall for every organ and covers "
+               f"{100 * frac[:, radii.index(ok[0])].mean():.1f} % of the voxels") if ok else "no radius tried reaches 99 %"
+        ctx.note(f"Region target missed at r = {cfg.radius}: {100 * M['region_fraction']:.1f} % of the voxels, lowest recall "
+                 f"{100 * min_rec:.1f} % ({worst}; per seed: "
+                 f"{', '.join(f'{100 * np.nanmin(recall[r_, qr, 1:]):.1f}' for r_ in range(len(runs)))} %); {nxt}. "
+                 "The missed voxels are mostly thin vessel branches stage 1 does not find at half resolution.")
+    for tag, d, ok_ in (("small/thin", d_small, lambda v: np.mean(v) >= 5.0),
+                        ("large", d_large, lambda v: abs(np.mean(v)) <= 1.5)):
+        bad = [f"{n} {np.mean(v):+.1f} (per seed {', '.join(f'{x:+.1f}' for x in v)})" for n, v in d.items() if not ok_(v)]
+        if bad:
+            ctx.note(f"Cascade vs single stage, {tag} organs, target missed for: {'; '.join(bad)} Dice points. With "
+                     f"{len(runs)} seed(s) and {len(test)} test volumes the seed-to-seed spread is of the same order as the "
+                     "effect; the quick run is far from the paper's 200k + 115k iterations.")
     if warnings_seen:
         ctx.note(f"{len(warnings_seen)} test volume(s) had an empty stage-1 foreground: {warnings_seen[0]}")
     ctx.note(f"Equal training compute: every network has the same architecture {tuple(cfg.channels)} and patch "
              f"{tuple(cfg.roi)} x batch {cfg.batch}; the cascade trains {cfg.stage1_steps} + {cfg.stage2_steps} steps "
-             f"(stage 2 fine-tuned from stage 1), the single stage {cfg.stage1_steps + cfg.stage2_steps} steps at stage 2's "
-             f"resolution (1/{cfg.stage2_factor}). The cascade additionally runs stage 1 over its training volumes "
+             f"(stage 2 fine-tuned from stage 1), the single stage {cfg.stage1_steps + cfg.stage2_steps} steps at "
+             f"1/{cfg.single_factor or cfg.stage1_factor} resolution over the body mask. The cascade additionally runs stage 1 over its training volumes "
              f"once to build the stage-2 regions (inference, not counted). {len(runs)} seed(s); ± = sd over seeds.")
+    grid = tuple(int(n) // cfg.stage2_factor for n in test[0][0].shape)
+    ctx.note(f"Dilation radius r = {cfg.radius} voxels of stage 2's {grid} grid. The paper's r = 3 (the code: 5) is in "
+             "voxels of a ~256 x 256 half-resolution grid; scaled to the grid size this is "
+             f"{3 * grid[0] / 256:.1f} voxels here, so the preset uses r = {cfg.radius}. The table lists r = "
+             f"{', '.join(str(r_) for r_ in radii)} to show the coverage/recall trade-off (Sec. 2.4).")
     ctx.note("Times are wall-clock on this machine's CPU (contention from other processes inflates them). With both "
              "stages at the single stage's resolution (the paper's choice) the cascade costs stage 1 + the skipped "
              "stage 2, so it is not faster than the single stage here; the saving the issue asks for is against dense "
