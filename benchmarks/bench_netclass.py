@@ -1,12 +1,16 @@
 """Benchmark of CNC (S9, Xin, Zhang, Shao, arXiv 1802.00539): end-to-end graphs/s at N=300.
 
-End to end = random walks + Word2Vec embedding + PCA/histogram image + CNN inference, the
-graphs split over ``--workers`` processes (the quick preset's setting: 2). Printed:
+End to end = graph generation + random walks + Word2Vec embedding + PCA/histogram image + CNN
+inference, the graphs split over ``--workers`` processes (the quick preset's setting: 2). Printed:
   * the share of each stage (one process, CPU seconds per graph),
-  * graphs/s for 10 walks per node (quick preset, 3,000 at N=300) and 10,000 walks (official)
-    against the issue's goal of 20,
+  * graphs/s for ``--walks-per-node`` settings (default 10 = the quick preset, 3,000 walks at N=300,
+    and 5) and for the official fixed 10,000 walks, against the issue's goal of 20,
   * the peer side by side: the official code's walk (a Python loop with ``random.choice`` per step,
     https://github.com/AXinx/cnc_2017 ``network_dw.py``) against our vectorised walk; ratio.
+
+The bottleneck is gensim's CBOW (~1 microsecond CPU per word and epoch at dim 20; ~95 % of the
+time). Measured and rejected: calling gensim's batch routine without its worker threads (no gain
+at N=300); 5 walks per node (2x faster, but BA vs WS fell to 79 %, and to 98.3 % with alpha 0.05).
 
 Run: ``.venv/bin/python benchmarks/bench_netclass.py [--graphs 40] [--workers 2]``. Wall times on a
 shared machine are inflated by other processes; CPU seconds are printed beside them.
@@ -26,9 +30,19 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from paperzoo.netclass.data import featurise_many, make_graph, task_specs  # noqa: E402
-from paperzoo.netclass.image import CNCImageConfig, cnc_image, density_histogram, embed_walks, project_2d  # noqa: E402
+from paperzoo.netclass.image import (  # noqa: E402
+    CNCImageConfig,
+    cnc_image,
+    density_histogram,
+    embed_walks,
+    n_walks_for,
+    project_2d,
+)
 from paperzoo.netclass.model import cnc_cnn  # noqa: E402
 from paperzoo.netclass.walks import to_csr, uniform_walks  # noqa: E402
+from paperzoo.registry import get_recipe  # noqa: E402
+
+QUICK_WPN = float(get_recipe("netclass").presets["quick"]["walks_per_node"])  # the quick preset's walk count
 
 
 def official_walks(g: nx.Graph, n_walks: int, length: int = 10) -> list[list[str]]:
@@ -52,7 +66,7 @@ def stage_shares(graphs: list[nx.Graph], cfg: CNCImageConfig, model: torch.nn.Mo
     for i, g in enumerate(graphs):
         c0 = time.process_time()
         csr = to_csr(g)
-        W = uniform_walks(csr, cfg.n_walks, cfg.walk_length, rng=i)
+        W = uniform_walks(csr, n_walks_for(csr.degree, cfg), cfg.walk_length, rng=i)
         c1 = time.process_time()
         _, X = embed_walks(W, csr.n, cfg, seed=i)
         c2 = time.process_time()
@@ -86,6 +100,7 @@ def main() -> None:
     ap.add_argument("--graphs", type=int, default=40)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--walks-per-node", type=float, nargs="+", default=[QUICK_WPN, 5.0])
     a = ap.parse_args()
     torch.set_num_threads(1)
     model = cnc_cnn().eval()
@@ -93,14 +108,17 @@ def main() -> None:
     graphs = [make_graph(s) for s in specs[:8]]
     print(f"CNC end to end at N={a.n}, {a.graphs} graphs (BA/WS), {a.workers} worker processes, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for n_walks, label in ((10 * a.n, "quick preset: 10 walks per node"), (10000, "official")):
-        quick = label.startswith("quick")
-        cfg = CNCImageConfig(n_walks=n_walks)
-        sh = stage_shares(graphs if quick else graphs[:4], cfg, model)
+    settings = [(CNCImageConfig(walks_per_node=wpn), f"{wpn:g} walks per node"
+                 + (" = quick preset" if wpn == QUICK_WPN else "")) for wpn in a.walks_per_node]
+    settings.append((CNCImageConfig(n_walks=10000), "official fixed 10,000 per graph"))
+    for cfg, label in settings:
+        few = cfg.walks_per_node == 0
+        sh = stage_shares(graphs[:4] if few else graphs, cfg, model)
         tot = sum(sh.values())
         shares = ", ".join(f"{k} {1e3 * v:.1f} ms ({100 * v / tot:.0f} %)" for k, v in sh.items())
-        gps, cpu = end_to_end(specs if quick else specs[:max(4, a.graphs // 4)], cfg, model, a.workers)
-        print(f"  {n_walks:>5} walks ({label}): {gps:6.1f} graphs/s wall, {cpu * 1e3:.0f} ms CPU per graph "
+        gps, cpu = end_to_end(specs[:max(4, a.graphs // 4)] if few else specs, cfg, model, a.workers)
+        n_w = n_walks_for(np.ones(a.n), cfg)
+        print(f"  {n_w:>5} walks ({label}): {gps:6.1f} graphs/s wall, {cpu * 1e3:.0f} ms CPU per graph "
               f"-> {a.workers / cpu:.1f} graphs/s on {a.workers} idle cores (goal 20: "
               f"{'met' if a.workers / cpu >= 20 else 'not met'}); stages (CPU per graph): {shares}")
     g = graphs[0]

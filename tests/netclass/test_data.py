@@ -85,3 +85,14 @@ def test_featurise_many_parallel_matches_serial():
     assert [f.label for f in a] == [0, 1, 0, 1]
     assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
     assert a[0].edges.shape[1] == 2 and a[0].stats is not None
+
+
+def test_featurise_small_and_odd_graphs_give_a_clear_result():
+    from paperzoo.netclass.data import featurise
+    cfg = CNCImageConfig(n_walks=50, size=8, normalise="none")
+    two = featurise(nx.path_graph(2), cfg, alt_cfg=CNCImageConfig(n_walks=50, size=8, extent="fixed"))
+    assert two.image.sum() == 2 and two.alt.shape == (1, 8, 8) and two.n == 2 and np.isfinite(two.stats).all()
+    g = nx.disjoint_union(nx.cycle_graph(6), nx.path_graph(3))
+    g.add_node(100)  # isolated: in the statistics and the edge list's node count, not in the image
+    f = featurise(g, cfg)
+    assert f.image.sum() == 9 and f.n == 10 and f.edges.shape == (8, 2) and np.isfinite(f.stats).all()

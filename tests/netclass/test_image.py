@@ -79,3 +79,31 @@ def test_walks_per_node_scales_walks_with_graph_size():
     assert cnc_image(small, CNCImageConfig(walks_per_node=2, size=16, normalise="none")).sum() == 50
     with pytest.raises(ConfigError):
         CNCImageConfig(walks_per_node=-1).validate()
+
+
+def test_fixed_extent_keeps_scale_and_clips_to_edge_bins():
+    pts = np.array([[0.0, 0.0], [0.5, 0.5], [10.0, -10.0]])
+    img = density_histogram(pts, 4, "none", extent=1.0)
+    assert img.sum() == 3
+    assert img[4 - 1 - 2, 2] == 1  # (0, 0) at the centre of the window
+    assert img[4 - 1 - 0, 3] == 1  # far outside: the bottom-right edge bin
+    # minmax (official) loses the scale: a cloud and the same cloud x3 give the same image;
+    # the fixed window does not
+    cloud = np.random.default_rng(0).normal(size=(200, 2))
+    assert np.array_equal(density_histogram(cloud, 16), density_histogram(3 * cloud, 16))
+    assert not np.array_equal(density_histogram(cloud, 16, extent=4.0), density_histogram(3 * cloud, 16, extent=4.0))
+    # uniform normalisation: duplicating every node (a "larger" graph of the same shape) gives the same image
+    assert np.allclose(density_histogram(cloud, 16, extent=4.0), density_histogram(np.tile(cloud, (3, 1)), 16, extent=4.0))
+    with pytest.raises(ConfigError):
+        CNCImageConfig(extent="fixed", fixed_extent=0.0).validate()
+    with pytest.raises(ConfigError):
+        CNCImageConfig(extent="range").validate()
+
+
+def test_cnc_images_shares_one_embedding():
+    from paperzoo.netclass.image import cnc_images
+    g = nx.barabasi_albert_graph(60, 2, seed=0)
+    var = CNCImageConfig(n_walks=200, size=16, extent="fixed", channels=2)
+    a, b = cnc_images(g, [TINY, var], seed=3)
+    assert np.array_equal(a, cnc_image(g, TINY, seed=3))
+    assert a.shape == (1, 16, 16) and b.shape == (2, 16, 16) and np.isclose(b[0].sum(), 256)

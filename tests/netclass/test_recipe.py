@@ -15,3 +15,13 @@ def test_recipe_tiny(tmp_path):
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert all(isinstance(c["holds"], bool) for c in saved["claims"])
     assert (tmp_path / "cnc_images.png").is_file() and (tmp_path / "report.md").is_file()
+
+
+def test_recipe_tiny_four_class_reports_the_variant_beside_the_paper_image(tmp_path):
+    sets = ["seeds=1", "tasks=four", "four_n_train=40", "four_n_test_large=60", "four_train_per_class=3",
+            "four_test_per_class=2", "n_walks=100", "size=16", "epochs=2", "baselines=stats", "workers=1"]
+    m = run_recipe("netclass", "quick", tmp_path, sets=sets, device="cpu")
+    assert "four_same_size_acc_CNC" in m and "four_larger_acc_CNC-fixed" in m
+    claims = {c["id"]: c for c in m["claims"]}
+    assert "variant CNC-fixed" in claims["four_size_gen"]["ours"]  # the variant is named, the claim is CNC's
+    assert claims["four_acc"]["holds"] == (m["four_same_size_acc_CNC"] >= 0.95)

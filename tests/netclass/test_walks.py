@@ -83,3 +83,13 @@ def test_bad_weights_are_a_clear_error():
     g.add_edge(0, 1, weight=-1.0)
     with pytest.raises(DataError, match="positive"):
         to_csr(g, weight="weight")
+
+
+def test_uniform_walk_visits_are_proportional_to_degree():
+    # stationary distribution of a uniform walk on an undirected connected graph: deg / 2|E|
+    g = nx.barabasi_albert_graph(30, 2, seed=0)
+    csr = to_csr(g)
+    W = uniform_walks(csr, 20000, 10, rng=1)
+    freq = np.bincount(W[:, 5:].ravel(), minlength=csr.n) / W[:, 5:].size
+    assert np.allclose(freq, csr.degree / csr.degree.sum(), atol=0.01)
+    assert np.corrcoef(freq, csr.degree)[0, 1] > 0.99

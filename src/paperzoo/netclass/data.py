@@ -26,7 +26,7 @@ import networkx as nx
 import numpy as np
 
 from ..errors import DataError
-from .image import CNCImageConfig, cnc_image
+from .image import CNCImageConfig, cnc_images
 
 __all__ = ["GraphSpec", "make_graph", "task_specs", "TASK_CLASSES", "read_graph", "read_labels",
            "load_graph_dir", "graph_stats", "STAT_NAMES", "Featurised", "featurise", "featurise_many",
@@ -207,7 +207,7 @@ def graph_stats(g: nx.Graph, n_sources: int = 16, seed: int = 0) -> np.ndarray:
     tri = np.asarray((A @ A).multiply(A).sum(1)).ravel() / 2.0  # triangles at each node
     pairs = d * (d - 1) / 2.0
     clust = np.where(pairs > 0, tri / np.maximum(pairs, 1), 0.0)
-    trans = float(tri.sum() / pairs.sum())  # 3 x triangles / connected triples if pairs.sum() > 0 else 0.0
+    trans = float(tri.sum() / pairs.sum()) if pairs.sum() > 0 else 0.0  # 3 x triangles / connected triples
     r, c = A.nonzero()
     du, dv = d[r], d[c]
     assort = float(np.corrcoef(du, dv)[0, 1]) if len(r) > 1 and du.std() > 0 and dv.std() > 0 else 0.0
@@ -233,22 +233,24 @@ class Featurised:
     edges: np.ndarray | None  # (E, 2) int, nodes 0..n-1
     n: int
     label: int
+    alt: np.ndarray | None = None  # the same embedding rendered with a variant image config
 
 
 def featurise(item: GraphSpec | nx.Graph, cfg: CNCImageConfig, seed: int = 0, stats: bool = True,
-              edges: bool = True, label: int = -1) -> Featurised:
-    """One graph (or spec) -> its CNC image, handcrafted stats and 0..n-1 edge array."""
+              edges: bool = True, label: int = -1, alt_cfg: CNCImageConfig | None = None) -> Featurised:
+    """One graph (or spec) -> its CNC image, handcrafted stats and 0..n-1 edge array; with
+    ``alt_cfg`` also the same embedding rendered as a variant image (``Featurised.alt``)."""
     if isinstance(item, GraphSpec):
         g, seed, label = make_graph(item), item.seed, item.label
     else:
         g = item
-    img = cnc_image(g, cfg, seed=seed)
+    imgs = cnc_images(g, [cfg] + ([alt_cfg] if alt_cfg is not None else []), seed=seed)
     st = graph_stats(g, seed=seed) if stats else None
     e = None
     if edges:
         h = nx.convert_node_labels_to_integers(g)
         e = np.array(list(h.edges()), dtype=np.int64).reshape(-1, 2)
-    return Featurised(img, st, e, g.number_of_nodes(), label)
+    return Featurised(imgs[0], st, e, g.number_of_nodes(), label, imgs[1] if alt_cfg is not None else None)
 
 
 def _init_worker() -> None:
@@ -265,9 +267,10 @@ def _featurise_star(a: tuple) -> Featurised:
 
 def featurise_many(items: Sequence[GraphSpec | nx.Graph], cfg: CNCImageConfig, workers: int = 2,
                    stats: bool = True, edges: bool = True, seed: int = 0,
-                   progress: Callable[[Iterable, Any], Iterable] | None = None, desc: str = "") -> list[Featurised]:
+                   progress: Callable[[Iterable, Any], Iterable] | None = None, desc: str = "",
+                   alt_cfg: CNCImageConfig | None = None) -> list[Featurised]:
     """`featurise` over many graphs, in ``workers`` processes (fork) when > 1. Order is kept."""
-    args = [(it, cfg, seed + i, stats, edges) for i, it in enumerate(items)]
+    args = [(it, cfg, seed + i, stats, edges, -1, alt_cfg) for i, it in enumerate(items)]
     wrap = progress or (lambda it, **kw: it)
     if workers <= 1 or len(args) < 4:
         _init_worker()

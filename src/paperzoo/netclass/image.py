@@ -23,6 +23,11 @@ Deviations (each an option here):
     on, each component is flipped to have positive skewness. Off by default (official).
   * ``channels > 1`` (optional multi-channel variant, not in the paper): channel c is the
     density over principal components (2c+1, 2c+2).
+  * ``extent="fixed"`` (a variant, not in the paper; default ``"minmax"`` = official): the grid
+    spans the fixed window [-fixed_extent, fixed_extent] of the (centred) PCA coordinates for every
+    graph, points outside fall in the edge bins. The official per-image stretch to [min, max]
+    discards the embedding's absolute scale and depends on the graph's extreme nodes, whose
+    spread grows with N (measured on the 4-class task: range/sd 6 at N=300, 8-10 at N=900).
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from .walks import random_walks, to_csr, walks_to_sentences
 
-__all__ = ["CNCImageConfig", "n_walks_for", "embed_walks", "project_2d", "density_histogram", "cnc_image"]
+__all__ = ["CNCImageConfig", "n_walks_for", "embed_walks", "project_2d", "density_histogram", "cnc_image",
+           "cnc_images"]
 
 
 @dataclass
@@ -50,10 +56,14 @@ class CNCImageConfig:
         dim: Word2Vec dimension. Defaults to 20 (official ``word_2_vec(corp, 20)``).
         sg: 0 = CBOW (official, gensim default), 1 = skip-gram (DeepWalk). Defaults to 0.
         window, negative, epochs: Word2Vec settings. Defaults to 5, 5, 5 (gensim 3 defaults).
+        alpha: Word2Vec's initial learning rate (decays linearly to 1e-4). Defaults to 0.025 (gensim default).
         size: image side. Defaults to 48.
         channels: PCA pairs rendered as channels. Defaults to 1 (paper).
         normalise: "uniform" (mean 1), "density" (sum 1) or "none" (raw counts, official). Defaults to "uniform".
         canonical_sign: flip PCs to positive skewness. Defaults to False (official).
+        extent: "minmax" (each image over its own [min, max], official ``img_max``) or "fixed"
+            (the window [-fixed_extent, fixed_extent] for every graph; variant). Defaults to "minmax".
+        fixed_extent: half-width of the fixed window in PCA units. Defaults to 3.0.
         weighted: weighted walks when the graph has a ``weight`` attribute. Defaults to True.
         workers: gensim threads per graph. Defaults to 1 (graphs run in parallel instead).
     """
@@ -66,16 +76,22 @@ class CNCImageConfig:
     window: int = 5
     negative: int = 5
     epochs: int = 5
+    alpha: float = 0.025
     size: int = 48
     channels: int = 1
     normalise: str = "uniform"
     canonical_sign: bool = False
+    extent: str = "minmax"
+    fixed_extent: float = 3.0
     weighted: bool = True
     workers: int = 1
 
     def validate(self) -> "CNCImageConfig":
         if self.normalise not in ("uniform", "density", "none"):
             raise ConfigError(f"normalise must be uniform, density or none, got {self.normalise!r}")
+        if self.extent not in ("minmax", "fixed") or not self.fixed_extent > 0:
+            raise ConfigError(f"extent must be minmax or fixed (with fixed_extent > 0), got {self.extent!r}, "
+                              f"{self.fixed_extent}")
         if self.sg not in (0, 1):
             raise ConfigError(f"sg must be 0 (CBOW) or 1 (skip-gram), got {self.sg}")
         if self.walks_per_node < 0:
@@ -89,13 +105,18 @@ class CNCImageConfig:
 
 
 def embed_walks(walks: np.ndarray, n_nodes: int, cfg: CNCImageConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Word2Vec (gensim 4 API) over the walks. Returns (node ids that occur, their ``(k, dim)`` vectors)."""
+    """Word2Vec (gensim 4 API) over the walks. Returns (node ids that occur, their ``(k, dim)`` vectors).
+
+    Cost: gensim's CBOW runs at ~1 microsecond of CPU per word and epoch at dim 20, so this stage is
+    ~95 % of a CNC image (benchmarks/bench_netclass.py); calling gensim's batch routine in this
+    thread instead of ``train`` (no worker threads) measured no faster at N=300.
+    """
     from gensim.models import Word2Vec
 
     sentences = walks_to_sentences(walks)
     counts = np.bincount(walks[walks >= 0].ravel(), minlength=n_nodes)
     m = Word2Vec(vector_size=cfg.dim, min_count=1, sg=cfg.sg, window=cfg.window, negative=cfg.negative,
-                 epochs=cfg.epochs, workers=cfg.workers, seed=int(seed) % (2**31))
+                 epochs=cfg.epochs, alpha=cfg.alpha, workers=cfg.workers, seed=int(seed) % (2**31))
     m.build_vocab_from_freq({str(i): int(c) for i, c in enumerate(counts) if c > 0})
     m.train(sentences, total_examples=len(sentences), epochs=cfg.epochs)
     ids = np.array([int(k) for k in m.wv.index_to_key], dtype=np.int64)
@@ -116,8 +137,11 @@ def project_2d(X: np.ndarray, n_components: int = 2, canonical_sign: bool = Fals
     return P
 
 
-def density_histogram(points: np.ndarray, size: int = 48, normalise: str = "uniform") -> np.ndarray:
-    """``(size, size)`` float32 node-density image of 2-D ``points`` stretched to their own range.
+def density_histogram(points: np.ndarray, size: int = 48, normalise: str = "uniform",
+                      extent: float | None = None) -> np.ndarray:
+    """``(size, size)`` float32 node-density image of 2-D ``points`` stretched to their own range
+    (``extent=None``, official) or over the fixed window ``[-extent, extent]`` (edge bins collect
+    the points outside).
 
     Row 0 is the top (largest y), as the official ``new_mat[i][size-1-j]``. A flat axis (all
     points equal) puts every point in the middle bin.
@@ -127,6 +151,11 @@ def density_histogram(points: np.ndarray, size: int = 48, normalise: str = "unif
         raise DataError(f"density_histogram needs an (n, 2) array of points with n >= 1, got shape {P.shape}")
     bins = []
     for a in range(2):
+        if extent is not None:
+            if not extent > 0:
+                raise ConfigError(f"extent must be > 0, got {extent}")
+            bins.append(np.clip(np.floor((P[:, a] + extent) / (2 * extent) * size), 0, size - 1).astype(np.int64))
+            continue
         lo, hi = P[:, a].min(), P[:, a].max()
         if hi - lo <= 1e-12 * max(1.0, abs(hi)):
             b = np.full(len(P), size // 2, dtype=np.int64)
@@ -150,9 +179,16 @@ def cnc_image(g: nx.Graph, cfg: CNCImageConfig | None = None, seed: int = 0,
 
     ``timings`` (optional dict) accumulates seconds per stage: walks, embedding, image.
     """
+    return cnc_images(g, [cfg or CNCImageConfig()], seed, timings)[0]
+
+
+def cnc_images(g: nx.Graph, cfgs: list[CNCImageConfig], seed: int = 0, timings: dict | None = None) -> list[np.ndarray]:
+    """CNC images of ``g`` for several configs that share the walk and Word2Vec settings of
+    ``cfgs[0]`` (one embedding, several renderings: e.g. the official image and the fixed-extent
+    variant). Each config's channels, size, normalise, extent and canonical_sign are used."""
     import time
 
-    cfg = (cfg or CNCImageConfig()).validate()
+    cfg = cfgs[0].validate()
     t0 = time.perf_counter()
     csr = to_csr(g, weight="weight" if cfg.weighted and _has_weights(g) else None)
     rng = np.random.default_rng(seed)
@@ -160,13 +196,18 @@ def cnc_image(g: nx.Graph, cfg: CNCImageConfig | None = None, seed: int = 0,
     t1 = time.perf_counter()
     _, X = embed_walks(walks, csr.n, cfg, seed)
     t2 = time.perf_counter()
-    P = project_2d(X, 2 * cfg.channels, cfg.canonical_sign)
-    img = np.stack([density_histogram(P[:, 2 * c:2 * c + 2], cfg.size, cfg.normalise) for c in range(cfg.channels)])
+    imgs = []
+    for c in cfgs:
+        c.validate()
+        P = project_2d(X, 2 * c.channels, c.canonical_sign)
+        ext = c.fixed_extent if c.extent == "fixed" else None
+        imgs.append(np.stack([density_histogram(P[:, 2 * k:2 * k + 2], c.size, c.normalise, ext)
+                              for k in range(c.channels)]))
     if timings is not None:
         t3 = time.perf_counter()
         for k, v in (("walks", t1 - t0), ("embedding", t2 - t1), ("image", t3 - t2)):
             timings[k] = timings.get(k, 0.0) + v
-    return img
+    return imgs
 
 
 def n_walks_for(degree: np.ndarray, cfg: CNCImageConfig) -> int:

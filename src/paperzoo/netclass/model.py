@@ -100,13 +100,13 @@ class CNC(nn.Module):
         return [self.fc1.weight, self.fc2.weight]
 
 
-@register_model
+@register_model(example=(1, 48, 48), tiny={"size": 48})
 def cnc_cnn(num_classes: int = 2, in_chans: int = 1, size: int = 48, **kw) -> CNC:
     """CNC CNN of the synthetic experiments (official TF code): filters (3, 5), FC 50, dropout 0.5."""
     return CNC(CNCConfig(in_chans=in_chans, size=size, num_classes=num_classes, **kw))
 
 
-@register_model
+@register_model(example=(1, 48, 48), tiny={"size": 48})
 def cnc_cnn_trade(num_classes: int = 2, in_chans: int = 1, size: int = 48, **kw) -> CNC:
     """CNC CNN of the trade-network experiment (official PyTorch code): valid convs (15, 30), FC 300."""
     kw = {"filters": (15, 30), "hidden": 300, "padding": "valid", "dropout": 0.0, **kw}
@@ -160,7 +160,14 @@ class GIN(nn.Module):
         return self.head(self.drop(torch.cat(reads, dim=1)))
 
 
-@register_model
+def _gin_example(m: GIN) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two small graphs (a triangle with a tail, a 3-path) as a block-diagonal batch."""
+    e1 = np.array([[0, 1], [1, 2], [2, 0], [2, 3]])
+    e2 = np.array([[0, 1], [1, 2]])
+    return batch_graphs([e1, e2], [4, 3], m.cfg.max_degree)
+
+
+@register_model(example=_gin_example, tiny={"hidden": 8, "layers": 2, "max_degree": 4})
 def netclass_gin(num_classes: int = 2, **kw) -> GIN:
     """Small GIN baseline with one-hot degree features (3 layers, width 32)."""
     return GIN(GINConfig(num_classes=num_classes, **kw))

@@ -14,7 +14,8 @@ import numpy as np
 
 from .data import TASK_CLASSES
 
-METHODS = ("CNC", "stats+LR", "WL-SVM", "GIN")
+VARIANT = "CNC-fixed"  # variant image (fixed window, 2 channels; not in the paper), 4-class task only
+METHODS = ("CNC", VARIANT, "stats+LR", "WL-SVM", "GIN")
 
 
 def _accs(results: list[dict], split: str, meth: str) -> list[float]:
@@ -63,13 +64,18 @@ def report_netclass(cfg, ctx, results: dict[str, list[dict]], robust: list[dict[
     if (a := acc("ws_p", "test")) is not None:
         ctx.claim("ws_p_acc", "WS p=0.1 vs p=0.8: CNC test accuracy >= 99 %", paper="separable (official code)",
                   ours=f"{100 * a:.2f} %", holds=a >= 0.99)
+    def variant(split: str) -> str:
+        v = m.get(f"four_{split}_acc_{VARIANT}")
+        return "" if v is None else f" (variant {VARIANT}, not the paper's image: {100 * v:.2f} %)"
+
     if (a := acc("four", "same_size")) is not None:
-        ctx.claim("four_acc", "4-class matched degree (ER/BA/WS/HK): CNC accuracy >= 95 %", paper="not in paper (issue target)",
-                  ours=f"{100 * a:.2f} %", holds=a >= 0.95)
+        ctx.claim("four_acc", "4-class matched degree (ER/BA/WS/HK): CNC (paper's image) accuracy >= 95 %",
+                  paper="not in paper (issue target)", ours=f"{100 * a:.2f} %" + variant("same_size"), holds=a >= 0.95)
     if (a := acc("four", "larger")) is not None:
         ctx.claim("four_size_gen", f"4-class, test graphs {cfg.four_n_test_large // cfg.four_n_train}x larger than training: "
-                  "CNC accuracy >= 90 %", paper="size robustness (official code)", ours=f"{100 * a:.2f} %", holds=a >= 0.90)
-        best = max((m.get(f"four_larger_acc_{b}", 0.0), b) for b in METHODS[1:])
+                  "CNC (paper's image) accuracy >= 90 %", paper="size robustness (official code)",
+                  ours=f"{100 * a:.2f} %" + variant("larger"), holds=a >= 0.90)
+        best = max((m.get(f"four_larger_acc_{b}", 0.0), b) for b in METHODS[2:])
         if cfg.walks_per_node > 0:
             why = (f"Walks scale with the graph ({cfg.walks_per_node:g} per node), so a node is visited about "
                    f"{cfg.walks_per_node * cfg.walk_length:.0f} times at both sizes.")
@@ -108,14 +114,14 @@ def report_netclass(cfg, ctx, results: dict[str, list[dict]], robust: list[dict[
     if results:
         names = [(t, s, ttl) for t in results for s, ttl in splits[t]]
         fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(names)), 3.8))
-        w = 0.2
+        w = 0.16
         for j, meth in enumerate(METHODS):
             mu = [100 * m.get(f"{t}_{s}_acc_{meth}", np.nan) for t, s, _ in names]
             sd = [100 * m.get(f"{t}_{s}_acc_{meth}_std", 0.0) for t, s, _ in names]
-            ax.bar(np.arange(len(names)) + (j - 1.5) * w, mu, w, yerr=sd, capsize=2, label=meth)
+            ax.bar(np.arange(len(names)) + (j - 2) * w, mu, w, yerr=sd, capsize=2, label=meth)
         ax.set_xticks(np.arange(len(names)), [ttl.replace(", ", "\n") for _, _, ttl in names], fontsize=8)
         ax.set(ylabel="test accuracy (%)", ylim=(0, 105), title="CNC vs baselines (same graphs)")
-        ax.legend(ncol=4, fontsize=8, loc="lower right")
+        ax.legend(ncol=5, fontsize=7, loc="lower right")
         ctx.savefig(fig, "cnc_vs_baselines", f"mean ± sd over {cfg.seeds} seeds")
 
     if examples:
@@ -143,6 +149,12 @@ def report_netclass(cfg, ctx, results: dict[str, list[dict]], robust: list[dict[
                  f"graphs per class (paper 4,000), CNN trained {cfg.epochs} epochs of batch {cfg.batch_size} "
                  f"(paper: 1 epoch of 80 steps of batch 100), random image flips {cfg.flip_augment} (not in the paper). Word2Vec costs ~45 ms CPU per 1,000 walks, so the "
                  "embedding dominates the time.")
+    if "four" in results and cfg.four_variant:
+        ctx.note(f"{VARIANT} (a variant, not the paper's method; claims are tied to the paper's image): the same "
+                 f"embedding rendered over a fixed window [-{cfg.variant_extent:g}, {cfg.variant_extent:g}] of PCA "
+                 f"units instead of each image's own [min, max], with {cfg.variant_channels} channels (PC pairs 1-2, "
+                 "3-4, ...). It keeps the embedding's absolute scale, which the official stretch removes; that scale "
+                 "itself grows with N (Word2Vec spreads larger graphs wider), so it cannot fix the size shift.")
     ctx.note(f"Image: Word2Vec {'skip-gram' if cfg.sg else 'CBOW'} dim {cfg.dim} (gensim 4), PCA to 2-D, {cfg.size}x{cfg.size} "
              f"histogram normalised '{cfg.normalise}' (official: raw counts); PCA sign canonicalised: {cfg.canonical_sign}.")
     fit = [f"{t}: train {100 * m[f'{t}_train_acc_CNC']:.1f} % / test "
