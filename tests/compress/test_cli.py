@@ -56,3 +56,20 @@ def test_user_mistakes_are_one_line_errors(argv, ckpt, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1
+
+
+def test_linear_only_masks_reload_without_embedding_mask(tmp_path):
+    """A checkpoint pruned without the embedding (the study's setting) reloads mask for mask."""
+    from paperzoo.compress import masks_of, prune_, quantize_weights_
+
+    torch.manual_seed(0)
+    m = compress_lm(vocab=30, depth=1, width=32)
+    prune_(m, 0.6, include_embeddings=False)
+    quantize_weights_(m, 4)  # the embedding gets a quantizer only, Linears mask then quantizer
+    p = tmp_path / "lin.safetensors"
+    save_weights(m, p)
+    back = load_compressed(compress_lm(vocab=30, depth=1, width=32), p)
+    assert set(masks_of(back)) == set(masks_of(m)) and "embed.weight" not in masks_of(back)
+    assert count_zeros(back) == count_zeros(m)
+    x = torch.randint(0, 30, (2, 8))
+    assert torch.allclose(back(x)[0], m(x)[0])

@@ -7,6 +7,7 @@ import torch.nn as nn
 from paperzoo.compress import (
     BITS,
     DynamicInt8Linear,
+    DynamicInt8MultiheadAttention,
     dequantize,
     dynamic_int8,
     fake_quantize,
@@ -104,17 +105,41 @@ def test_dynamic_int8_linear_close_to_fp32(tmp_path):
     assert torch.allclose(q2(x), out)
 
 
-def test_dynamic_int8_on_transformer_skips_attention():
+@pytest.mark.parametrize("attention", [True, False])
+def test_dynamic_int8_on_transformer(attention):
     torch.manual_seed(0)
     m = compress_lm(vocab=30, depth=2, width=32, seq_len=16).eval()
     x = torch.randint(0, 30, (2, 16))
     with torch.no_grad():
         ref = m(x, x)[1]
-        dynamic_int8(m)
+        dynamic_int8(m, attention=attention)
         out = m(x, x)[1]
     assert isinstance(m.blocks.layers[0].linear1, DynamicInt8Linear)
-    assert type(m.blocks.layers[0].self_attn.out_proj) is not DynamicInt8Linear
+    assert isinstance(m.blocks.layers[0].self_attn, DynamicInt8MultiheadAttention) == attention
     assert abs(out.item() - ref.item()) < 0.05
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_int8_attention_matches_fp32_with_masks(batch_first):
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(32, 4, batch_first=batch_first).eval()
+    q8 = DynamicInt8MultiheadAttention.from_mha(mha)
+    B, T, S = 3, 6, 5
+    x = torch.randn(B, T, 32) if batch_first else torch.randn(T, B, 32)
+    mem = torch.randn(B, S, 32) if batch_first else torch.randn(S, B, 32)
+    causal = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+    pad = torch.zeros(B, T, dtype=torch.bool)
+    pad[0, -2:] = True
+    cases = [((x, x, x), dict(attn_mask=causal)), ((x, x, x), dict(attn_mask=causal, key_padding_mask=pad)),
+             ((x, mem, mem), dict()), ((x, x, x), dict(attn_mask=torch.zeros(T, T).masked_fill(causal, -1e9)))]
+    with torch.no_grad():
+        for args, kw in cases:
+            ref = mha(*args, need_weights=False, **kw)[0]
+            out = q8(*args, **kw)[0]
+            assert out.shape == ref.shape
+            assert (out - ref).abs().max() < 0.05 * ref.abs().max() + 1e-3
+    with pytest.raises(ConfigError):
+        q8(x, x, x, need_weights=True)
 
 
 def test_dynamic_int8_requires_folding_and_valid_bits():

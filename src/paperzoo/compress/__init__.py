@@ -20,6 +20,7 @@ from .prune import (
 from .quantize import (
     BITS,
     DynamicInt8Linear,
+    DynamicInt8MultiheadAttention,
     FakeQuant,
     dequantize,
     dynamic_int8,
@@ -32,6 +33,6 @@ from .quantize import (
 __all__ = [
     "target_weights", "WeightMask", "magnitude_masks", "prune_", "iterative_prune", "sparsity_schedule", "fold_",
     "masks_of", "BITS", "quantize_symmetric", "dequantize", "fake_quantize", "FakeQuant", "quantize_weights_",
-    "quant_bits_of", "DynamicInt8Linear", "dynamic_int8", "SizeReport", "model_size", "count_zeros", "sparsity",
+    "quant_bits_of", "DynamicInt8Linear", "DynamicInt8MultiheadAttention", "dynamic_int8", "SizeReport", "model_size", "count_zeros", "sparsity",
     "csr_bits", "param_count", "compress_lm", "lm_config", "parse_size",
 ]

@@ -67,10 +67,16 @@ def load_compressed(m: torch.nn.Module, path: Path) -> torch.nn.Module:
             keys = list(f.keys())
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{path} is not a safetensors file ({str(e).splitlines()[0][:120]})") from None
-    if any(k.endswith(".mask") for k in keys):
-        prune_(m, 0.0)
-    if any(k.endswith(".bits") for k in keys):
-        quantize_weights_(m, 8)
+    for ref in target_weights(m):  # rebuild exactly the parametrizations the checkpoint has, in its order
+        mname, n = ref.name.rsplit(".", 1) if "." in ref.name else ("", ref.name)
+        prefix = f"{mname}.parametrizations.{n}." if mname else f"parametrizations.{n}."
+        kinds = sorted((int(k[len(prefix):].split(".")[0]), k.rsplit(".", 1)[1]) for k in keys
+                       if k.startswith(prefix) and k.rsplit(".", 1)[1] in ("mask", "bits"))
+        for _, kind in kinds:
+            if kind == "mask":
+                prune_(m, 0.0, refs=[ref])
+            else:
+                quantize_weights_(m, 8, refs=[ref])
     return load_weights(m, path)
 
 

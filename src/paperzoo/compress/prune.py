@@ -71,7 +71,17 @@ class WeightRef:
 
 
 def target_weights(model: nn.Module, include_embeddings: bool = True) -> list[WeightRef]:
-    """Every compressible weight of ``model``, one entry per distinct parameter (ties merged)."""
+    """Every compressible weight of ``model``, one entry per distinct parameter (ties merged).
+
+    ``include_embeddings=False`` leaves out every ``nn.Embedding`` matrix *and* any layer tied to
+    one (a Transformer's softmax ``lm_head``), so a tied matrix is either compressed for all its
+    owners or for none.
+    """
+    def _orig(m: nn.Module, n: str):
+        return m.parametrizations[n].original if parametrize.is_parametrized(m, n) else getattr(m, n, None)
+
+    skip = set() if include_embeddings else \
+        {id(_orig(m, "weight")) for m in model.modules() if isinstance(m, nn.Embedding)}
     refs: dict[int, WeightRef] = {}
     for mname, m in model.named_modules():
         names: tuple[str, ...] = ()
@@ -80,8 +90,8 @@ def target_weights(model: nn.Module, include_embeddings: bool = True) -> list[We
         elif isinstance(m, nn.MultiheadAttention):
             names = tuple(n for n in _MHA_NAMES if getattr(m, n, None) is not None)
         for n in names:
-            p = m.parametrizations[n].original if parametrize.is_parametrized(m, n) else getattr(m, n)
-            if p is None:
+            p = _orig(m, n)
+            if p is None or id(p) in skip:
                 continue
             key = id(p)
             if key not in refs:

@@ -23,8 +23,10 @@ in full precision (Q-BERT style), compared by compressed size = parameters x bit
   calls the supported ATen kernels ``torch.ops.quantized.linear_prepack`` /
   ``linear_dynamic`` (FBGEMM; QNNPACK on ARM) directly -- the kernels the old flow wraps --
   without the deprecated Python flow; ``backend="torchao"`` uses torchao when it is installed.
-  Deviation: ``nn.MultiheadAttention``'s projections stay fp32 (it reads ``out_proj.weight``
-  directly, pytorch #32590), so only the FFN and output layers run in int8.
+  ``nn.MultiheadAttention`` cannot be dynamically quantized in place (it reads ``in_proj_weight``
+  and ``out_proj.weight`` directly, pytorch #32590), so `DynamicInt8MultiheadAttention` replaces it
+  for inference: int8 input/output projections around ``F.scaled_dot_product_attention``
+  (``attention=False`` keeps MHA in fp32, so only the FFN and output layers run in int8).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import warnings
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn.modules.linear import NonDynamicallyQuantizableLinear  # MHA.out_proj: read directly by MHA
 from torch.nn.utils import parametrize
 
@@ -41,7 +44,7 @@ from .prune import WeightRef, target_weights
 
 __all__ = [
     "BITS", "quantize_symmetric", "dequantize", "fake_quantize", "FakeQuant", "quantize_weights_",
-    "DynamicInt8Linear", "dynamic_int8", "quant_bits_of",
+    "DynamicInt8Linear", "DynamicInt8MultiheadAttention", "dynamic_int8", "quant_bits_of",
 ]
 
 BITS = (8, 6, 4, 3, 2)
@@ -188,8 +191,84 @@ class DynamicInt8Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 per-channel"
 
 
-def dynamic_int8(model: nn.Module, backend: str = "fbgemm") -> nn.Module:
-    """Replace every plain ``nn.Linear`` (not attention's ``out_proj``) with int8 dynamic, in place.
+class DynamicInt8MultiheadAttention(nn.Module):
+    """Inference-only drop-in for ``nn.MultiheadAttention`` with int8 dynamic projections.
+
+    The fused q/k/v projection and ``out_proj`` are `DynamicInt8Linear`; attention itself is
+    ``F.scaled_dot_product_attention`` in fp32. Supports what the shared Transformer uses:
+    ``batch_first`` or not, bool or float ``attn_mask`` (PyTorch's convention: True = masked),
+    ``key_padding_mask``, ``is_causal``; ``need_weights`` must be False. For cross-attention
+    (query is not key/value) the fused projection is applied to each input and sliced (correct,
+    3x the projection work). No dropout (call ``model.eval()`` first).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, batch_first: bool = False):
+        super().__init__()
+        self.embed_dim, self.num_heads, self.batch_first = embed_dim, num_heads, batch_first
+        self.in_proj = DynamicInt8Linear(embed_dim, 3 * embed_dim, bias)
+        self.out_proj = DynamicInt8Linear(embed_dim, embed_dim, bias)
+
+    @staticmethod
+    def supports(mha: nn.MultiheadAttention) -> bool:
+        return (mha._qkv_same_embed_dim and mha.in_proj_weight is not None and mha.bias_k is None
+                and not mha.add_zero_attn and not parametrize.is_parametrized(mha)
+                and not parametrize.is_parametrized(mha.out_proj))
+
+    @classmethod
+    def from_mha(cls, mha: nn.MultiheadAttention) -> "DynamicInt8MultiheadAttention":
+        if not cls.supports(mha):
+            raise ConfigError("this nn.MultiheadAttention (separate q/k/v weights, bias_k/v, add_zero_attn or "
+                              "unfolded masks) is not supported; fold_(model) first or use attention=False")
+        m = cls(mha.embed_dim, mha.num_heads, mha.in_proj_bias is not None, mha.batch_first)
+        lin = nn.Linear(mha.embed_dim, 3 * mha.embed_dim, bias=mha.in_proj_bias is not None)
+        lin.weight.data.copy_(mha.in_proj_weight.detach())
+        if mha.in_proj_bias is not None:
+            lin.bias.data.copy_(mha.in_proj_bias.detach())
+        m.in_proj = DynamicInt8Linear.from_linear(lin)
+        m.out_proj = DynamicInt8Linear.from_linear(mha.out_proj)
+        return m
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                key_padding_mask: torch.Tensor | None = None, need_weights: bool = False,
+                attn_mask: torch.Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[torch.Tensor, None]:
+        if need_weights:
+            raise ConfigError("DynamicInt8MultiheadAttention does not return attention weights (need_weights=False)")
+        if not self.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        B, T, E = query.shape
+        S, H = key.shape[1], self.num_heads
+        if query is key and key is value:
+            q, k, v = self.in_proj(query).chunk(3, dim=-1)
+        else:
+            q = self.in_proj(query)[..., :E]
+            k = self.in_proj(key)[..., E:2 * E]
+            v = self.in_proj(value)[..., 2 * E:]
+        q, k, v = (t.reshape(B, -1, H, E // H).transpose(1, 2) for t in (q, k, v))
+        mask = None
+        if attn_mask is not None:  # PyTorch MHA: True = masked; SDPA: True = attend, float = additive
+            mask = attn_mask.logical_not() if attn_mask.dtype == torch.bool else attn_mask.to(q.dtype)
+            mask = mask.view(B, H, T, S) if mask.dim() == 3 else mask
+        if key_padding_mask is not None:
+            kpm = key_padding_mask.view(B, 1, 1, S)
+            kpm = kpm.logical_not() if kpm.dtype == torch.bool else kpm.to(q.dtype)
+            if mask is None:
+                mask = kpm
+            elif mask.dtype == torch.bool and kpm.dtype == torch.bool:
+                mask = mask & kpm
+            else:
+                def additive(t: torch.Tensor) -> torch.Tensor:
+                    return t if t.dtype != torch.bool else torch.zeros(t.shape, dtype=q.dtype).masked_fill(
+                        ~t, float("-inf"))
+                mask = additive(mask) + additive(kpm)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal and mask is None)
+        y = self.out_proj(y.transpose(1, 2).reshape(B, T, E))
+        return (y if self.batch_first else y.transpose(0, 1)), None
+
+
+def dynamic_int8(model: nn.Module, backend: str = "fbgemm", attention: bool = True) -> nn.Module:
+    """Replace every plain ``nn.Linear`` (and, with ``attention``, every ``nn.MultiheadAttention``) with int8
+    dynamic versions, in place.
 
     ``backend``: ``"fbgemm"`` (`DynamicInt8Linear`, FBGEMM/QNNPACK kernels; fast on CPU) or
     ``"torchao"`` (``torchao.quantization.quantize_`` with ``Int8DynamicActivationInt8WeightConfig``,
@@ -212,6 +291,9 @@ def dynamic_int8(model: nn.Module, backend: str = "fbgemm") -> nn.Module:
             if parametrize.is_parametrized(child):
                 raise ConfigError(f"{name} still has masks/fake quantizers; call fold_(model) before dynamic_int8")
             setattr(model, name, DynamicInt8Linear.from_linear(child))
-        elif not isinstance(child, nn.MultiheadAttention):
-            dynamic_int8(child, backend)
+        elif isinstance(child, nn.MultiheadAttention):
+            if attention and DynamicInt8MultiheadAttention.supports(child):
+                setattr(model, name, DynamicInt8MultiheadAttention.from_mha(child))
+        else:
+            dynamic_int8(child, backend, attention)
     return model

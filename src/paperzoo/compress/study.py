@@ -42,12 +42,21 @@ def evaluate(model: nn.Module, batches) -> float:
 
 
 def compression_sweep(model: nn.Module, batches, *, sparsities: tuple[float, ...], bits: tuple[int, ...],
-                      iter_steps: int, iter_final: float, finetune: Callable[[nn.Module, int], None] | None,
+                      iter_steps: int, iter_final: float, finetune: Callable[[nn.Module, int, int], None] | None,
                       ft_steps: int, combo_bits: tuple[int, ...], qat: Callable[[nn.Module, int], None] | None = None,
-                      qat_bits: tuple[int, ...] = ()) -> list[dict]:
+                      qat_bits: tuple[int, ...] = (), prune_embeddings: bool = False,
+                      quant_embeddings: bool = True) -> list[dict]:
     """All compressed variants of ``model`` (left untouched): a list of point dicts
 
     ``{"method", "sparsity", "bits", "size_bits", "loss", "measured_sparsity"}``.
+
+    Pruning targets every Linear / attention projection weight (``prune_embeddings=False``: the
+    tied embedding/softmax matrix and LayerNorms stay dense); quantization also covers the
+    embedding (``quant_embeddings``; the notes read the paper's quantization as covering "most
+    layers including embeddings"). ``"dense-ft"`` points are the *unpruned* model fine-tuned for
+    exactly the steps the iterative schedule has used at each level, so ``prune-iterative`` can be
+    compared with a control that had the same extra training (an undertrained model otherwise
+    improves during the fine-tunes and hides the damage done by pruning).
     """
     pts: list[dict] = []
 
@@ -60,29 +69,36 @@ def compression_sweep(model: nn.Module, batches, *, sparsities: tuple[float, ...
     for s in sparsities:  # one-shot global magnitude pruning (no fine-tune)
         if s > 0:
             m = copy.deepcopy(model)
-            prune_(m, s, "global")
+            prune_(m, s, "global", include_embeddings=prune_embeddings)
             add(m, "prune-oneshot", s, 32)
+    if not prune_embeddings and 0.6 in sparsities:  # reference: the same 60 % over every matrix incl. embeddings
+        m = copy.deepcopy(model)
+        prune_(m, 0.6, "global", include_embeddings=True)
+        add(m, "prune-oneshot-all", 0.6, 32)
     for b in bits:  # post-training quantization
         m = copy.deepcopy(model)
-        quantize_weights_(m, b)
+        quantize_weights_(m, b, include_embeddings=quant_embeddings)
         add(m, "ptq", 0.0, b)
     for b in qat_bits if qat is not None else ():  # quantization-aware fine-tune (straight-through)
         m = copy.deepcopy(model)
-        quantize_weights_(m, b)
+        quantize_weights_(m, b, include_embeddings=quant_embeddings)
         qat(m, b)
         add(m, "qat", 0.0, b)
     # iterative pruning with fine-tuning between steps; at each level also quantize the pruned model
     m = copy.deepcopy(model)
-    refs = target_weights(m)
+    control = copy.deepcopy(model) if finetune is not None and ft_steps > 0 else None
+    refs = target_weights(m, include_embeddings=prune_embeddings)
     for i in range(iter_steps):
         s = iter_final * (i + 1) / iter_steps
         prune_(m, s, "global", refs=refs)
-        if finetune is not None and ft_steps > 0:
-            finetune(m, ft_steps)
+        if control is not None:
+            finetune(m, ft_steps, i)
+            finetune(control, ft_steps, i)  # same steps and batches, no pruning
+            add(control, "dense-ft", s, 32)
         add(m, "prune-iterative", s, 32)
         for b in combo_bits:
             mq = copy.deepcopy(m)
-            quantize_weights_(mq, b)
+            quantize_weights_(mq, b, include_embeddings=quant_embeddings)
             add(mq, "prune+ptq", s, b)
     return pts
 
@@ -124,9 +140,10 @@ def plot_training(curves: dict[str, dict], steps_key: str = "steps"):
         mu, sd = loss.mean(0), loss.std(0)
         axes[0].plot(c["steps"], mu, marker=".", label=f"{name} ({c['params'] / 1e6:.2f} M)")
         axes[0].fill_between(c["steps"], mu - sd, mu + sd, alpha=0.2)
-        axes[1].plot(np.asarray(c["time"]).mean(0), mu, marker=".", label=name)
+        axes[1].plot(np.asarray(c.get("cpu") or c["time"]).mean(0), mu, marker=".", label=name)
     axes[0].set(xlabel="gradient steps", ylabel="validation loss (nats/char)", title="loss vs steps (equal steps)")
-    axes[1].set(xlabel="wall-clock (s, 2-core CPU)", ylabel="validation loss (nats/char)", title="loss vs wall-clock")
+    axes[1].set(xlabel="training time (process CPU s)", ylabel="validation loss (nats/char)",
+                title="loss vs training time")
     for ax in axes:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
@@ -134,16 +151,18 @@ def plot_training(curves: dict[str, dict], steps_key: str = "steps"):
 
 
 def plot_robustness(results: dict[str, list[list[dict]]]):
-    """Loss vs sparsity (one-shot and iterative) and loss vs bits, one curve per size (mean over seeds)."""
+    """Loss vs sparsity (one-shot; iterative + fine-tune with its dense control, dashed, plotted at the
+    sparsity level whose fine-tune steps it matched) and loss vs bits, one colour per size (mean over seeds)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for name, per_seed in results.items():
         col = axes[0]._get_lines.get_next_color()
-        for method, ls in (("prune-iterative", "-"), ("prune-oneshot", ":")):
+        for method, ls, label in (("prune-iterative", "-", "iterative+FT"), ("prune-oneshot", ":", "one-shot"),
+                                  ("dense-ft", "--", "dense, same FT")):
             xs, ys = _series(per_seed, method, "sparsity", include_dense=True)
-            axes[0].plot(np.asarray(xs) * 100, ys, ls, marker="o", color=col,
-                         label=f"{name} {'iterative+FT' if method == 'prune-iterative' else 'one-shot'}")
+            if len(xs) > 1:
+                axes[0].plot(np.asarray(xs) * 100, ys, ls, marker="o", ms=3, color=col, label=f"{name} {label}")
         xs, ys = _series(per_seed, "ptq", "bits")
         axes[1].plot(xs, ys, marker="o", color=col, label=name)
     axes[0].set(xlabel="sparsity (%)", ylabel="validation loss", title="magnitude pruning")
