@@ -119,13 +119,13 @@ def build_hash_net(arch: str = "small", bits: Sequence[int] = (16, 32, 64), widt
     return m
 
 
-@register_model
+@register_model(example=(3, 32, 32), tiny={"width": 4})
 def hashing_small_gem(**kw) -> HashNet:
     """Small VGG-style CNN + GeM + hash layers for 16/32/64 bits (the quick preset)."""
     return build_hash_net(**{"arch": "small", **kw})
 
 
-@register_model
+@register_model(example=(3, 32, 32))
 def hashing_vgg16_gem(**kw) -> HashNet:
     """VGG16 (to relu5_3) + GeM + hash layers."""
     return build_hash_net(**{"arch": "vgg16", **kw})
