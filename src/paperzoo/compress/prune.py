@@ -143,16 +143,21 @@ def magnitude_masks(weights: list[torch.Tensor], sparsity: float, scope: str = "
     return [k.view_as(w) for k, w in zip(torch.split(keep, [w.numel() for w in weights]), weights)]
 
 
-def masks_of(model: nn.Module) -> dict[str, torch.Tensor]:
-    """``{weight name: bool mask}`` for every masked weight."""
+def parametrizations_of(model: nn.Module, kind: type) -> dict[str, nn.Module]:
+    """``{weight name: parametrization}`` for every target weight carrying a parametrization of type ``kind``."""
     out = {}
     for ref in target_weights(model):
         m, n = ref.owners[0]
         if parametrize.is_parametrized(m, n):
             for p in m.parametrizations[n]:
-                if isinstance(p, WeightMask):
-                    out[ref.name] = p.mask.bool()
+                if isinstance(p, kind):
+                    out[ref.name] = p
     return out
+
+
+def masks_of(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``{weight name: bool mask}`` for every masked weight."""
+    return {name: p.mask.bool() for name, p in parametrizations_of(model, WeightMask).items()}
 
 
 def _set_mask(ref: WeightRef, mask: torch.Tensor) -> None:

@@ -40,7 +40,7 @@ from torch.nn.modules.linear import NonDynamicallyQuantizableLinear  # MHA.out_p
 from torch.nn.utils import parametrize
 
 from ..errors import ConfigError
-from .prune import WeightRef, target_weights
+from .prune import WeightRef, parametrizations_of, target_weights
 
 __all__ = [
     "BITS", "quantize_symmetric", "dequantize", "fake_quantize", "FakeQuant", "quantize_weights_",
@@ -116,14 +116,7 @@ def quantize_weights_(model: nn.Module, bits: int, include_embeddings: bool = Tr
 
 def quant_bits_of(model: nn.Module) -> dict[str, int]:
     """``{weight name: bits}`` for every fake-quantized weight."""
-    out = {}
-    for ref in target_weights(model):
-        m, n = ref.owners[0]
-        if parametrize.is_parametrized(m, n):
-            for p in m.parametrizations[n]:
-                if isinstance(p, FakeQuant):
-                    out[ref.name] = int(p.bits)
-    return out
+    return {name: int(p.bits) for name, p in parametrizations_of(model, FakeQuant).items()}
 
 
 # -- real int8 inference -----------------------------------------------------------------------

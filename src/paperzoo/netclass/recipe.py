@@ -212,8 +212,8 @@ def _user_data(cfg: NetclassConfig, ctx) -> None:
 
 
 @register_recipe("netclass", config=NetclassConfig, presets={
-    "quick": dict(seeds=3, n_nodes=300, train_per_class=20, test_per_class=20, four_train_per_class=20,
-                  four_test_per_class=8, four_n_test_large=600, robust_m=(1, 2, 4, 8, 16), robust_per_class=2,
+    "quick": dict(seeds=3, n_nodes=300, train_per_class=20, test_per_class=20, four_train_per_class=14,
+                  four_test_per_class=6, four_n_test_large=600, robust_m=(1, 2, 4, 8, 16), robust_per_class=2,
                   walks_per_node=10, epochs=40, batch_size=20, flip_augment=True, gin_epochs=20),
     "full": dict(),
 }, needs_data_dir=())
