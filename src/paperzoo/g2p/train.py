@@ -29,7 +29,7 @@ import torch
 from ..engine import atomic_write_json, save_weights
 from .data import BOS, EOS, PAD, Lexicon, Vocab, bucket_batches, make_pairs, pad_batch
 from .metrics import wer_per
-from .model import G2PModelConfig, build_model, count_params, make_vocabs, save_g2p
+from .model import G2PModelConfig, build_model, count_params, load_g2p, make_vocabs, save_g2p
 
 
 @dataclass
@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n-valid", type=int, default=3000)
+    ap.add_argument("--init", default="", help="continue from a saved model folder (config.json + model.safetensors); "
+                                               "its architecture replaces the --model-* options")
     for f, v in asdict(TrainSettings()).items():
         ap.add_argument("--" + f.replace("_", "-"), type=type(v), default=v)
     for f, v in asdict(G2PModelConfig()).items():
@@ -173,8 +175,13 @@ def main(argv: list[str] | None = None) -> None:
     train_lex, _ = load_split()
     train, valid = train_valid_split(train_lex, a.n_valid, seed=s.seed)
     torch.manual_seed(s.seed)
-    model = build_model(mcfg)
+    if a.init:  # a warm restart: same split (same seed), new learning-rate schedule
+        model, mcfg, _ = load_g2p(a.init)
+        model.train()
+    else:
+        model = build_model(mcfg)
     atomic_write_json(out / "run.json", {"settings": asdict(s), "model": asdict(mcfg), "params": count_params(model),
+                                        "init": a.init or None,
                                         "n_train_words": len(train), "n_valid_words": len(valid)})
     print(f"params {count_params(model)}, train words {len(train)}, valid {len(valid)}", flush=True)
     hist = train_g2p(model, train, valid, s, snapshot_dir=out / "snapshots",
