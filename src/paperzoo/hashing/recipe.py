@@ -14,6 +14,9 @@ GeM descriptors (the trained network's, before its hash layer).
 
 * ``--preset quick``: small VGG-style CNN from scratch at 32 px, 16/32/64-bit heads on one backbone,
   several seeds, the ablation lambda = 0 (no quantisation term).
+* ``--preset full``: the user's images from ``--data-dir`` (`full`): class folders (relevance = same
+  class) or a revisited Oxford/Paris ``gnd_*.pkl`` (S8's loader and Medium protocol); pairs from
+  augmentation only (user data has no 3D structure).
 Deviations (quick): one backbone with three hash layers trained jointly (paper: one net per length);
 trained from scratch; loss divided by L; lambda, margin and lr are ours (the paper's are unconfirmed).
 """
@@ -54,6 +57,7 @@ class HashingConfig:
     b_update: str = "sign"         # B-step: sign (b = sign h, the reconstruction) | pairwise (similarity term on b, CCD)
     b_sweeps: int = 3              # coordinate-descent passes per B-step
     pair_source: str = "both"      # both | 3d | aug
+    aug_both: bool = False         # aug pairs: augment the anchor too (two augmented views; full preset)
     negatives: str = "hard"        # hard | random
     nnum: int = 5
     lr: float = 1e-3
@@ -61,7 +65,9 @@ class HashingConfig:
     epochs: int = 30
     batch_size: int = 8            # tuples per step
     qsize: int = 2000              # tuples per epoch
-    imsize: int = 224
+    imsize: int = 224              # images are resized to imsize x imsize (full: the user's images)
+    init_weights: str = ""         # full: ImageNet backbone weights (.safetensors) loaded before training
+    train_max: int = 0             # full: train on at most this many (random) training images; 0 = all
     seeds: int = 1
     ablation: bool = True          # also train with lambda = 0
     baselines: str = "LSH,PCAH,ITQ,SH"
@@ -81,23 +87,29 @@ def _norm(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def relaxed_codes(model: HashNet, images: torch.Tensor, batch: int = 256) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
-    """({L: h (n, L)}, phi (n, D)) in eval mode."""
+    """({L: h (n, L)}, phi (n, D)) in eval mode, computed on the model's device, returned on the CPU."""
     was = model.training
     model.eval()
+    dev = next(model.parameters()).device
     hs: dict[int, list] = {b: [] for b in model.bits}
     phis = []
     for s in range(0, len(images), batch):
-        phi = model.descriptor(_norm(images[s:s + batch]))
-        phis.append(phi)
+        phi = model.descriptor(_norm(images[s:s + batch]).to(dev))
+        phis.append(phi.cpu())
         for b in model.bits:
-            hs[b].append(model.relaxed(phi, b))
+            hs[b].append(model.relaxed(phi, b).cpu())
     model.train(was)
     return {b: torch.cat(v) for b, v in hs.items()}, torch.cat(phis)
 
 
 def train_hash_net(cfg: HashingConfig, ctx, model: HashNet, X: torch.Tensor, landmark: np.ndarray, qidx: np.ndarray,
                    pidx: np.ndarray, lam: float, seed: int, tag: str) -> list[float]:
-    """Alternating optimisation: per epoch a B-step over all training images, then W-steps (Adam) on mined pairs."""
+    """Alternating optimisation: per epoch a B-step over all training images, then W-steps (Adam) on mined pairs.
+
+    ``X``: training images (n, 3, S, S) in [0, 1] (a tensor, or anything indexable like one, e.g. `full.ImageBank`);
+    the W-steps run on the model's device (``ctx.device`` once the caller moved the model there).
+    """
+    dev = next(model.parameters()).device
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -130,28 +142,31 @@ def train_hash_net(cfg: HashingConfig, ctx, model: HashNet, X: torch.Tensor, lan
         for s in range(0, len(q), cfg.batch_size):
             tq, tp, tn = q[s:s + cfg.batch_size], p[s:s + cfg.batch_size], neg[s:s + cfg.batch_size]
             T = len(tq)
-            idx = np.concatenate([tq, tp, tn.reshape(-1)])                 # (2T + T*N,)
+            P = T if use3d else 0                                          # positives only with the 3D source
+            idx = np.concatenate([tq, tp, tn.reshape(-1)] if use3d else [tq, tn.reshape(-1)])  # (T + P + T*N,)
             x = X[torch.as_tensor(idx)]
             if useaug:
                 x = torch.cat([x, augment(X[torch.as_tensor(tq)], gen)])   # + T augmented queries
-            out = model(_norm(x))
+                if cfg.aug_both:  # two augmented views: the anchor is augmented too
+                    x[:T] = augment(x[:T], gen)
+            out = model(_norm(x).to(dev))
             ii, jj, ss, bi_idx, bj_idx = [], [], [], [], []
             qpos = np.arange(T)
             if use3d:
                 ii.append(qpos), jj.append(T + qpos), ss.append(np.ones(T)), bi_idx.append(tq), bj_idx.append(tp)
-            npos = 2 * T + np.arange(T * cfg.nnum)
+            npos = T + P + np.arange(T * cfg.nnum)
             ii.append(np.repeat(qpos, cfg.nnum)), jj.append(npos), ss.append(np.zeros(T * cfg.nnum))
             bi_idx.append(np.repeat(tq, cfg.nnum)), bj_idx.append(tn.reshape(-1))
             if useaug:
-                apos = 2 * T + T * cfg.nnum + qpos
+                apos = T + P + T * cfg.nnum + qpos
                 ii.append(qpos), jj.append(apos), ss.append(np.ones(T)), bi_idx.append(tq), bj_idx.append(tq)
-            ii_t, jj_t = torch.as_tensor(np.concatenate(ii)), torch.as_tensor(np.concatenate(jj))
-            s_t = torch.as_tensor(np.concatenate(ss), dtype=torch.float32)
+            ii_t, jj_t = torch.as_tensor(np.concatenate(ii)).to(dev), torch.as_tensor(np.concatenate(jj)).to(dev)
+            s_t = torch.as_tensor(np.concatenate(ss), dtype=torch.float32).to(dev)
             bi_t, bj_t = torch.as_tensor(np.concatenate(bi_idx)), torch.as_tensor(np.concatenate(bj_idx))
             loss = 0.0
             for b, h in out.items():
                 if cfg.quantisation == "alternating":
-                    loss = loss + crits[b](h[ii_t], h[jj_t], s_t, B[b][bi_t], B[b][bj_t])
+                    loss = loss + crits[b](h[ii_t], h[jj_t], s_t, B[b][bi_t].to(dev), B[b][bj_t].to(dev))
                 else:  # per_batch: against sign(h) of this pass; none: lam = 0 makes the term vanish
                     loss = loss + crits[b](h[ii_t], h[jj_t], s_t)
             opt.zero_grad()
@@ -226,7 +241,7 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
         seed = ctx.seed + i
         for name, lam_v in ctx.progress(variants, desc=f"seed {i + 1}/{cfg.seeds}"):
             torch.manual_seed(seed)
-            model = build_hash_net(cfg.arch, cfg.bits, cfg.width, "gem", cfg.activation)
+            model = build_hash_net(cfg.arch, cfg.bits, cfg.width, "gem", cfg.activation).to(ctx.device)
             if name == "BCDH":
                 _, pq0 = relaxed_codes(model, Xq)
                 _, pdb0 = relaxed_codes(model, Xdb)
@@ -248,7 +263,7 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
                         h = make_baseline(bl, b, seed).fit(phi_tr.numpy())
                         add(bl, b, evaluate_codes(h.encode(phi_q.numpy()), h.encode(phi_db.numpy()), split))
                 if i == 0:
-                    save_hash_model(model, ctx.out / "model.safetensors", cfg.imsize,
+                    save_hash_model(model.cpu(), ctx.out / "model.safetensors", cfg.imsize,
                                     {"trained_on": "generated landmarks (paperzoo.retrieval.data)"})
     m["phi_map_init"] = round(float(np.mean(phi_maps["init"])), 3)
     m["phi_map"] = round(float(np.mean(phi_maps["BCDH"])), 3)
@@ -260,10 +275,12 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
 @register_recipe("hashing", config=HashingConfig, presets={
     "quick": dict(arch="small", width=16, imsize=32, epochs=6, qsize=128, batch_size=8, nnum=5, lr=3e-3,
                   seeds=3, ablation=True),
-    "full": dict(),
+    "full": dict(pair_source="aug", aug_both=True, negatives="random", ablation=False, seeds=1),
 })
 def run(cfg: HashingConfig, ctx) -> None:
     if ctx.preset == "full" or ctx.data_dir is not None:
-        raise ConfigError("recipe hashing: --preset full (image folders + ground truth) is not implemented yet; "
-                          "use --preset quick, or `paperzoo hash index/search` on your own images")
-    run_quick(cfg, ctx)
+        from .full import run_full
+
+        run_full(cfg, ctx)
+    else:
+        run_quick(cfg, ctx)
