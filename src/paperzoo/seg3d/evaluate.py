@@ -133,7 +133,8 @@ def evaluate_and_report(cfg, ctx, runs: list[dict], test: list[tuple[np.ndarray,
         ctx.note(f"Region target missed at r = {cfg.radius}: {100 * M['region_fraction']:.1f} % of the voxels, lowest recall "
                  f"{100 * min_rec:.1f} % ({worst}; per seed: "
                  f"{', '.join(f'{100 * np.nanmin(recall[r_, qr, 1:]):.1f}' for r_ in range(len(runs)))} %); {nxt}. "
-                 "The missed voxels are mostly thin vessel branches stage 1 does not find at half resolution.")
+                 f"Per-organ recall at r = {cfg.radius}: "
+                 + ", ".join(f"{names[k]} {100 * rec_r[k]:.1f} %" for k in organs) + ".")
     for tag, d, ok_ in (("small/thin", d_small, lambda v: np.mean(v) >= 5.0),
                         ("large", d_large, lambda v: abs(np.mean(v)) <= 1.5)):
         bad = [f"{n} {np.mean(v):+.1f} (per seed {', '.join(f'{x:+.1f}' for x in v)})" for n, v in d.items() if not ok_(v)]
