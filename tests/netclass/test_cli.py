@@ -55,3 +55,13 @@ def test_image_of_edgeless_graph_is_a_clear_error(tmp_path):
     p.write_text("1\n2\n")
     with pytest.raises(PaperzooError, match="no edges"):
         main(["netclass", "image", str(p), "--out", str(tmp_path / "x.png")])
+
+
+def test_image_with_sppmi_embedder_and_unknown_embedder(graph_dir):
+    png = graph_dir / "sppmi.png"
+    main(["netclass", "image", str(graph_dir / "ws0.edgelist"), "--out", str(png), "--n-walks", "200",
+          "--size", "16", "--embedder", "sppmi"])
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(PaperzooError, match="embedder") as e:
+        main(["netclass", "image", str(graph_dir / "ws0.edgelist"), "--out", str(png), "--embedder", "glove"])
+    assert "\n" not in str(e.value)

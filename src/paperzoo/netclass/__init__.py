@@ -5,7 +5,8 @@ arXiv 1802.00539 (2018); Tsinghua Science and Technology 25(4):447-457, 2020,
 DOI 10.26599/TST.2019.9010055. Official code: https://github.com/AXinx/cnc_2017.
 
 A network becomes an image (random walks -> Word2Vec -> PCA to 2-D -> 48x48 node-density
-histogram, `image`), a small CNN classifies the image (`model`). Baselines (handcrafted
+histogram, `image`; `sppmi`: an optional, faster PMI-matrix embedding, not the paper's), a small
+CNN classifies the image (`model`). Baselines (handcrafted
 statistics + logistic regression, WL-kernel SVM, GIN) live in `baselines`; the recipe
 ``netclass`` in `recipe`; ``paperzoo netclass train|predict|image`` in `cli`.
 """

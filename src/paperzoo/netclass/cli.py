@@ -33,6 +33,8 @@ def train_cmd(
     walk_length: int = typer.Option(10),
     dim: int = typer.Option(20, help="Word2Vec dimension"),
     skipgram: bool = typer.Option(False, help="skip-gram instead of CBOW (official: CBOW)"),
+    embedder: str = typer.Option("gensim", help="gensim (Word2Vec, official) or sppmi (faster option, "
+                                 "less accurate; docs/netclass.md)"),
     size: int = typer.Option(48, help="image side"),
     epochs: int = typer.Option(40),
     batch_size: int = typer.Option(20),
@@ -56,7 +58,7 @@ def train_cmd(
     names, graphs, ys = load_graph_dir(directory, labels, directed=directed)
     classes = sorted(set(ys))
     icfg = CNCImageConfig(n_walks=n_walks, walks_per_node=walks_per_node, walk_length=walk_length, dim=dim,
-                          sg=int(skipgram), size=size).validate()
+                          sg=int(skipgram), size=size, embedder=embedder).validate()
     fs = featurise_many(graphs, icfg, workers=workers, stats=False, edges=False, seed=seed)
     X = np.stack([f.image for f in fs])
     y = np.array([classes.index(v) for v in ys])
@@ -99,6 +101,7 @@ def image_cmd(
     walks_per_node: float = typer.Option(0.0, help="> 0: walks = this x nodes, replacing --n-walks"),
     size: int = typer.Option(48),
     skipgram: bool = typer.Option(False),
+    embedder: str = typer.Option("gensim", help="gensim (Word2Vec, official) or sppmi (faster option)"),
     directed: bool = typer.Option(False),
     seed: int = typer.Option(0),
     model: Optional[Path] = typer.Option(None, help="use a trained model's image settings"),
@@ -117,7 +120,8 @@ def image_cmd(
     if out.suffix.lower() != ".png":
         raise DataError(f"--out {out}: write a .png file")
     icfg = (CNCClassifier.load(model).image_cfg if model else
-            CNCImageConfig(n_walks=n_walks, walks_per_node=walks_per_node, size=size, sg=int(skipgram)).validate())
+            CNCImageConfig(n_walks=n_walks, walks_per_node=walks_per_node, size=size, sg=int(skipgram),
+                           embedder=embedder).validate())
     g = read_graph(graph, directed=directed)
     img = cnc_image(g, icfg, seed=seed)
     fig, ax = plt.subplots(figsize=(4, 4))

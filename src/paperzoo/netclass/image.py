@@ -66,6 +66,10 @@ class CNCImageConfig:
         fixed_extent: half-width of the fixed window in PCA units. Defaults to 3.0.
         weighted: weighted walks when the graph has a ``weight`` attribute. Defaults to True.
         workers: gensim threads per graph. Defaults to 1 (graphs run in parallel instead).
+        embedder: "gensim" (Word2Vec, official) or "sppmi" (an option, not the paper: the walks'
+            positive PMI matrix factorised by SVD, `sppmi.sppmi_embed`; several times faster but
+            measured less accurate; uses dim and window, ignores sg, negative, epochs and alpha).
+            Defaults to "gensim".
     """
 
     n_walks: int = 10000
@@ -85,6 +89,7 @@ class CNCImageConfig:
     fixed_extent: float = 3.0
     weighted: bool = True
     workers: int = 1
+    embedder: str = "gensim"
 
     def validate(self) -> "CNCImageConfig":
         if self.normalise not in ("uniform", "density", "none"):
@@ -92,6 +97,8 @@ class CNCImageConfig:
         if self.extent not in ("minmax", "fixed") or not self.fixed_extent > 0:
             raise ConfigError(f"extent must be minmax or fixed (with fixed_extent > 0), got {self.extent!r}, "
                               f"{self.fixed_extent}")
+        if self.embedder not in ("gensim", "sppmi"):
+            raise ConfigError(f"embedder must be gensim (Word2Vec, official) or sppmi, got {self.embedder!r}")
         if self.sg not in (0, 1):
             raise ConfigError(f"sg must be 0 (CBOW) or 1 (skip-gram), got {self.sg}")
         if self.walks_per_node < 0:
@@ -105,22 +112,41 @@ class CNCImageConfig:
 
 
 def embed_walks(walks: np.ndarray, n_nodes: int, cfg: CNCImageConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Word2Vec (gensim 4 API) over the walks. Returns (node ids that occur, their ``(k, dim)`` vectors).
+    """Word2Vec (gensim 4 API) over the walks, or the SPPMI factorisation (`sppmi.sppmi_embed`) when
+    ``cfg.embedder="sppmi"``. Returns (node ids that occur, their ``(k, dim)`` vectors).
 
     Cost: gensim's CBOW runs at ~1 microsecond of CPU per word and epoch at dim 20, so this stage is
-    ~95 % of a CNC image (benchmarks/bench_netclass.py); calling gensim's batch routine in this
-    thread instead of ``train`` (no worker threads) measured no faster at N=300.
+    ~95 % of a CNC image (benchmarks/bench_netclass.py). Python's cyclic garbage collector is paused
+    while the ~3,000 sentence lists are alive: otherwise they survive into the oldest generation and
+    trigger full collections (~100 ms each over the ~230,000 objects of a process with torch and
+    gensim loaded, about one per 20 graphs: 9-16 ms per graph measured at N=300). The result is
+    unchanged (the lists hold no cycles). Measured and not adopted (no gain or a changed
+    computation): gensim's batch routine called in this thread, ``corpus_file`` input, integer
+    tokens, ``workers=2`` threads (more CPU per graph), ``batch_words > 10000`` (gensim then trains
+    only the first 10,000 words of a batch), a vectorised mini-batch CBOW in torch (slower at dim 20).
     """
+    if cfg.embedder == "sppmi":
+        from .sppmi import sppmi_embed
+
+        return sppmi_embed(walks, n_nodes, cfg.dim, cfg.window, seed=int(seed))
+    import gc
+
     from gensim.models import Word2Vec
 
-    sentences = walks_to_sentences(walks)
     counts = np.bincount(walks[walks >= 0].ravel(), minlength=n_nodes)
-    m = Word2Vec(vector_size=cfg.dim, min_count=1, sg=cfg.sg, window=cfg.window, negative=cfg.negative,
-                 epochs=cfg.epochs, alpha=cfg.alpha, workers=cfg.workers, seed=int(seed) % (2**31))
-    m.build_vocab_from_freq({str(i): int(c) for i, c in enumerate(counts) if c > 0})
-    m.train(sentences, total_examples=len(sentences), epochs=cfg.epochs)
-    ids = np.array([int(k) for k in m.wv.index_to_key], dtype=np.int64)
-    return ids, np.asarray(m.wv.vectors, dtype=np.float64)
+    gc_on = gc.isenabled()
+    gc.disable()  # the sentence lists are freed by reference counting; see the docstring
+    try:
+        sentences = walks_to_sentences(walks)
+        m = Word2Vec(vector_size=cfg.dim, min_count=1, sg=cfg.sg, window=cfg.window, negative=cfg.negative,
+                     epochs=cfg.epochs, alpha=cfg.alpha, workers=cfg.workers, seed=int(seed) % (2**31))
+        m.build_vocab_from_freq({str(i): int(c) for i, c in enumerate(counts) if c > 0})
+        m.train(sentences, total_examples=len(sentences), epochs=cfg.epochs)
+        ids = np.array([int(k) for k in m.wv.index_to_key], dtype=np.int64)
+        return ids, np.asarray(m.wv.vectors, dtype=np.float64)
+    finally:
+        if gc_on:
+            gc.enable()
 
 
 def project_2d(X: np.ndarray, n_components: int = 2, canonical_sign: bool = False) -> np.ndarray:

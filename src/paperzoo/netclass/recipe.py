@@ -18,7 +18,8 @@ and the graph files beside it, split 80/20 (the trade-network setting when given
 Deviations: the quick preset uses fewer graphs (tens per class instead of 4,000), N=300 for
 ba_ws/ws_p, 10 walks per node instead of a fixed 10,000 per graph (the official ratio at N=1000;
 a fixed 1,000 walks at N=300 left Word2Vec under-trained and the images near noise), and more
-CNN epochs; all stated in the report.
+CNN epochs; all stated in the report. ``embedder="sppmi"`` (an option, not the paper) replaces
+Word2Vec by a PMI-matrix SVD (`sppmi`): ~10x faster, measured less accurate (docs/netclass.md).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class NetclassConfig:
     channels: int = 1
     normalise: str = "uniform"
     canonical_sign: bool = False
+    embedder: str = "gensim"        # "sppmi": the fast SPPMI + SVD embedder (an option, not the paper)
     # variant image for the 4-class task (not in the paper): fixed window instead of the per-image stretch
     four_variant: bool = True
     variant_extent: float = 3.0
@@ -84,7 +86,8 @@ class NetclassConfig:
 def image_cfg(cfg: NetclassConfig) -> CNCImageConfig:
     return CNCImageConfig(n_walks=cfg.n_walks, walks_per_node=cfg.walks_per_node, walk_length=cfg.walk_length,
                           dim=cfg.dim, sg=cfg.sg, alpha=cfg.alpha, size=cfg.size, channels=cfg.channels,
-                          normalise=cfg.normalise, canonical_sign=cfg.canonical_sign).validate()
+                          normalise=cfg.normalise, canonical_sign=cfg.canonical_sign,
+                          embedder=cfg.embedder).validate()
 
 
 def variant_cfg(cfg: NetclassConfig) -> CNCImageConfig:

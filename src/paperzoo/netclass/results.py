@@ -155,7 +155,10 @@ def report_netclass(cfg, ctx, results: dict[str, list[dict]], robust: list[dict[
                  f"units instead of each image's own [min, max], with {cfg.variant_channels} channels (PC pairs 1-2, "
                  "3-4, ...). It keeps the embedding's absolute scale, which the official stretch removes; that scale "
                  "itself grows with N (Word2Vec spreads larger graphs wider), so it cannot fix the size shift.")
-    ctx.note(f"Image: Word2Vec {'skip-gram' if cfg.sg else 'CBOW'} dim {cfg.dim} (gensim 4), PCA to 2-D, {cfg.size}x{cfg.size} "
+    emb = (f"Word2Vec {'skip-gram' if cfg.sg else 'CBOW'} dim {cfg.dim} (gensim 4)" if cfg.embedder == "gensim" else
+           f"Deviation: embedder '{cfg.embedder}' (SPPMI matrix of the walks factorised by SVD, dim {cfg.dim}; "
+           "not the paper's Word2Vec, a faster option)")
+    ctx.note(f"Image: {emb}, PCA to 2-D, {cfg.size}x{cfg.size} "
              f"histogram normalised '{cfg.normalise}' (official: raw counts); PCA sign canonicalised: {cfg.canonical_sign}.")
     fit = [f"{t}: train {100 * m[f'{t}_train_acc_CNC']:.1f} % / test "
            f"{100 * m.get(f'{t}_{splits[t][0][0]}_acc_CNC', float('nan')):.1f} %"
