@@ -15,7 +15,7 @@ app = typer.Typer(no_args_is_help=True, help="WIN (S2): train deep thin networks
 
 def _spec(kind: str, depth: int, width: int, vocab: int, heads: int):
     from ..transformer import TransformerConfig
-    from .model import MLPConfig, ResNetSpec
+    from .model import BertSpec, MLPConfig, ResNetSpec
     if kind == "mlp":
         return MLPConfig(width=width, depth=depth)
     if kind == "resnet50":
@@ -23,16 +23,18 @@ def _spec(kind: str, depth: int, width: int, vocab: int, heads: int):
     if kind == "transformer":
         return TransformerConfig(src_vocab=vocab, tgt_vocab=vocab, d_model=width, n_heads=heads, d_ff=2 * width,
                                  n_layers=depth, dropout=0.0)
-    raise ConfigError(f"--kind must be mlp, resnet50 or transformer, got {kind!r}")
+    if kind == "bert":
+        return BertSpec(d_model=width, n_heads=heads, d_ff=4 * width, n_layers=depth)
+    raise ConfigError(f"--kind must be mlp, resnet50, transformer or bert, got {kind!r}")
 
 
 @app.command("widen")
-def widen_cmd(kind: str = typer.Option("mlp", help="mlp, resnet50 or transformer"),
-              depth: int = typer.Option(16, help="blocks (MLP) / layers (Transformer)"),
-              width: int = typer.Option(12, help="units (MLP) / d_model (Transformer)"),
+def widen_cmd(kind: str = typer.Option("mlp", help="mlp, resnet50, transformer or bert"),
+              depth: int = typer.Option(16, help="blocks (MLP) / layers (Transformer, BERT)"),
+              width: int = typer.Option(12, help="units (MLP) / d_model (Transformer, BERT)"),
               factor: float = typer.Option(8.0, help="width multiplier of the wide twin"),
               vocab: int = typer.Option(100, help="Transformer vocabulary"),
-              heads: int = typer.Option(2, help="Transformer heads")) -> None:
+              heads: int = typer.Option(2, help="Transformer / BERT heads")) -> None:
     """Print the thin spec and its wide twin (same depth, widths x factor) with parameter counts."""
     from .model import build, depth_of, widen, widths_of
     thin = _spec(kind, depth, width, vocab, heads)

@@ -41,7 +41,7 @@ from torch.nn.utils import parametrizations
 from ..errors import ConfigError
 from ..transformer import TransformerLM, causal_mask
 from ..vision import ResNet
-from .model import DeepMLP
+from .model import DeepMLP, MaskedLMEncoder
 
 __all__ = ["BlockView", "view_of", "LinearPair", "WinStudent", "block_outputs", "init_stage_lstsq"]
 
@@ -208,12 +208,20 @@ class TransformerView(BlockView):
         self.fold_block_input(-1, M)
 
 
+class EncoderView(TransformerView):
+    """Blocks = layers of a bidirectional `MaskedLMEncoder` (BERT-style; no causal mask)."""
+
+    def block(self, k, h):
+        return self.blocks[k](h)
+
+
 def view_of(model: nn.Module) -> BlockView:
-    """The `BlockView` of a DeepMLP, ResNet or TransformerLM."""
-    for cls, view in ((DeepMLP, MLPView), (ResNet, ResNetView), (TransformerLM, TransformerView)):
+    """The `BlockView` of a DeepMLP, ResNet, TransformerLM or MaskedLMEncoder."""
+    for cls, view in ((DeepMLP, MLPView), (ResNet, ResNetView), (TransformerLM, TransformerView),
+                      (MaskedLMEncoder, EncoderView)):
         if isinstance(model, cls):
             return view(model)
-    raise ConfigError(f"WIN needs a DeepMLP, ResNet or TransformerLM, got {type(model).__name__}")
+    raise ConfigError(f"WIN needs a DeepMLP, ResNet, TransformerLM or MaskedLMEncoder, got {type(model).__name__}")
 
 
 @torch.no_grad()

@@ -12,6 +12,9 @@ the deep thin network"). `widen` does this for three spec types:
 * `ResNetSpec` -> ``paperzoo.vision.ResNet``: every stage's ``widths`` entry is scaled.
 * ``paperzoo.transformer.TransformerConfig`` -> ``TransformerLM``: ``d_model`` and ``d_ff``
   scaled, heads kept (head width grows), layers kept.
+* `BertSpec` (a ``TransformerConfig``) -> `MaskedLMEncoder`: a BERT-style bidirectional encoder
+  (Devlin et al. 2019, arXiv 1810.04805: learned positions, Post-LN, GELU, masked-LM head tied
+  to the embedding) built from the shared ``paperzoo.transformer.TransformerStack``; widened as above.
 
 Deviation: the ImageNet reproduction widens only the 3x3 convolutions of a ResNet-50 (4x) so that
 stage outputs keep their width; we widen whole stages through ``widths`` (the shared ResNet's
@@ -21,18 +24,21 @@ argument) and bridge the widths with the imitation maps, which the general metho
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Sequence, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..registry import register_model
-from ..transformer import TransformerConfig, TransformerLM
+from ..transformer import TransformerConfig, TransformerLM, TransformerStack, init_transformer
+from ..transformer.model import LearnedPositions
 from ..vision import ResNet
 
-__all__ = ["MLPConfig", "MLPBlock", "DeepMLP", "ResNetSpec", "Spec", "widen", "build", "depth_of", "widths_of"]
+__all__ = ["MLPConfig", "MLPBlock", "DeepMLP", "ResNetSpec", "BertSpec", "MaskedLMEncoder", "Spec", "widen", "build", "depth_of", "widths_of"]
 
 
 class MLPBlock(nn.Module):
@@ -114,6 +120,64 @@ class ResNetSpec:
     in_chans: int = 3
 
 
+@dataclass
+class BertSpec(TransformerConfig):
+    """A BERT-style encoder (Devlin et al. 2019): bidirectional, Post-LN, GELU, learned positions.
+
+    Defaults: BERT_BASE's shape (12 x 768, 12 heads, FFN 3072) on a byte vocabulary (256 bytes +
+    ``[MASK]`` = 256), 128 positions. ``src_vocab`` is the vocabulary; ``tgt_vocab`` is unused.
+    """
+
+    src_vocab: int = 257
+    tgt_vocab: int = 257
+    d_model: int = 768
+    n_heads: int = 12
+    d_ff: int = 3072
+    n_layers: int = 12
+    dropout: float = 0.1
+    norm: str = "post"
+    positions: str = "learned"
+    max_len: int = 128
+    activation: str = "gelu"
+    init: str = "normal"  # BERT's N(0, 0.02)
+    scale_embeddings: bool = False
+
+
+class MaskedLMEncoder(nn.Module):
+    """Embedding + learned positions + `TransformerStack` (no causal mask) + tied masked-LM head.
+
+    Attribute names follow ``TransformerLM`` (``embed``, ``pos``, ``drop``, ``blocks``, ``lm_head``) so
+    WIN sees it the same way. Deviation: BERT's MLM head has a dense + GELU + LayerNorm transform and a
+    bias before the tied decoder; ours is the tied decoder alone (as our LM's), and there is no
+    next-sentence objective or token-type embedding (RoBERTa drops NSP too).
+    """
+
+    def __init__(self, cfg: BertSpec):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.src_vocab, cfg.d_model)
+        self.pos = LearnedPositions(cfg.d_model, cfg.max_len)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = TransformerStack(cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.norm,
+                                       activation=cfg.activation)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.src_vocab, bias=False)
+        init_transformer(self, cfg.init)
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.embed.weight
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """idx: (B, T) ids -> ``(logits (B, T, V), masked-LM loss in nats or None)``; targets use -100
+        for positions that are not predicted (PyTorch's ignore index)."""
+        x = self.embed(idx)
+        if self.cfg.scale_embeddings:
+            x = x * math.sqrt(self.cfg.d_model)
+        logits = self.lm_head(self.blocks(self.drop(self.pos(x))))
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        return logits, loss
+
+
 Spec = Union[MLPConfig, ResNetSpec, TransformerConfig]
 
 
@@ -143,6 +207,8 @@ def build(spec: Spec) -> nn.Module:
     if isinstance(spec, ResNetSpec):
         return ResNet(block=spec.block, layers=spec.layers, widths=spec.widths, stem=spec.stem,
                       num_classes=spec.num_classes, in_chans=spec.in_chans)
+    if isinstance(spec, BertSpec):
+        return MaskedLMEncoder(spec)
     if isinstance(spec, TransformerConfig):
         return TransformerLM(spec)
     raise ConfigError(f"build() takes an MLPConfig, ResNetSpec or TransformerConfig, got {type(spec).__name__}")
