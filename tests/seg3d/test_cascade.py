@@ -68,3 +68,45 @@ def test_save_load_round_trip(tmp_path):
 def test_bad_config():
     with pytest.raises(ConfigError, match="multiple"):
         CascadeConfig(stage1_factor=2, stage2_factor=3)
+
+
+def test_region_threshold_zero_is_argmax_and_low_tau_grows_region():
+    model = _tiny(radius=0)
+    lab1 = np.zeros((4, 4, 4), np.uint8)
+    lab1[1, 1, 1] = 2
+    fg = np.zeros((4, 4, 4), np.float32)
+    fg[1, 1, 1], fg[2, 1, 1] = 0.8, 0.25
+    body = np.ones((4, 4, 4), bool)  # both stages at 1/2: one grid
+    paper = model.stage2_region(lab1, body)
+    assert (model.stage2_region(lab1, body, fg) == paper).all() and paper.sum() == 1  # tau 0 ignores probabilities
+    model.cfg.region_threshold = 0.2
+    grown = model.stage2_region(lab1, body, fg)
+    assert grown.sum() == 2 and (grown >= paper).all()
+
+
+def test_predict_threshold_zero_unchanged_and_returns_stage1_prob():
+    model = _tiny()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRegionWarning)
+        labels, info = model.predict(_ct())
+        labels2, info2, lab1, p1 = model.predict(_ct(), return_stage1=True, return_stage1_prob=True)
+        model.cfg.region_threshold = 0.01
+        labels3, info3 = model.predict(_ct())
+    np.testing.assert_array_equal(labels, labels2)
+    assert info["region_fraction"] == info2["region_fraction"] <= info3["region_fraction"]
+    assert lab1.shape == (24, 24, 16) and p1.shape == (12, 12, 8) and 0 <= p1.min() and p1.max() <= 1
+
+
+def test_region_threshold_saved_and_old_model_json_loads(tmp_path):
+    import json
+
+    model = _tiny(region_threshold=0.2)
+    model.save(tmp_path / "m")
+    back = Cascade.load(tmp_path / "m")
+    assert back.cfg.region_threshold == 0.2 and back.cfg == model.cfg
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    del meta["config"]["region_threshold"]  # a model.json written before the field existed
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    assert Cascade.load(tmp_path / "m").cfg.region_threshold == 0.0
+    with pytest.raises(ConfigError, match="region_threshold"):
+        CascadeConfig(region_threshold=1.5)

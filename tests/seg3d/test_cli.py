@@ -41,6 +41,13 @@ def test_phantom_train_predict_overlay(tmp_path, capsys):
     np.testing.assert_allclose(back.affine, affine)
     assert back.shape == (32, 32, 32) and back.get_data_dtype() == np.uint8
     assert png.stat().st_size > 1000 and "time_stage1_s" in out
+    code, out2, err = _run(["seg3d", "predict", str(model), str(tmp_path / "in.nii.gz"), "--out", str(mask),
+                            "--region-threshold", "0.05"], capsys)  # tau <= 0.5: C2 grows
+    assert code == 0, err
+    assert json.loads(out2.splitlines()[-1])["region_fraction"] >= json.loads(out.splitlines()[-1])["region_fraction"]
+    code, _, err = _run(["seg3d", "predict", str(model), str(tmp_path / "in.nii.gz"), "--out", str(mask),
+                         "--region-threshold", "1.5"], capsys)
+    assert code == 2 and "--region-threshold" in err
     code, out, _ = _run(["seg3d", "overlay", str(tmp_path / "in.nii.gz"), str(mask), "--out", str(tmp_path / "o.png")],
                         capsys)
     assert code == 0 and (tmp_path / "o.png").is_file()

@@ -7,7 +7,7 @@ from paperzoo.runner import run_recipe
 
 def test_recipe_tiny_end_to_end(tmp_path):
     sets = ["phantom_size=32", "n_train=2", "n_test=1", "channels=4,8", "roi=8,8,8", "stage1_steps=3",
-            "stage2_steps=3", "batch=1", "seeds=1", "radii=0,1,3"]
+            "stage2_steps=3", "batch=1", "seeds=1", "radii=0,1,3", "n_val=1"]
     m = run_recipe("seg3d", "quick", tmp_path, sets=sets)
     ids = {c["id"] for c in m["claims"]}
     assert {"region", "small_gain", "large_same", "stage2_over_stage1", "tile_skipping"} <= ids
@@ -17,6 +17,21 @@ def test_recipe_tiny_end_to_end(tmp_path):
     assert saved["time_cascade_s_per_volume"] > 0
     assert (tmp_path / "overlay.png").is_file() and (tmp_path / "dice_and_region.png").is_file()
     assert (tmp_path / "checkpoints" / "cascade" / "stage2.safetensors").is_file()
+    for tau in ("0", "0.1", "0.2", "0.3"):  # the tau sweep at the configured radius, on test and held-out volumes
+        assert 0 <= m[f"region_fraction_t{tau}"] <= 1 and 0 <= m[f"val_region_min_recall_t{tau}"] <= 1
+    tau = json.loads((tmp_path / "checkpoints" / "cascade" / "model.json").read_text())["config"]["region_threshold"]
+    assert tau in (0.0, 0.1, 0.2, 0.3) and m["region_threshold"] == tau  # selected on held-out volumes, saved
+
+
+def test_select_region_threshold_rule():
+    import numpy as np
+
+    from paperzoo.seg3d.evaluate import select_region_threshold
+
+    frac = np.array([0.10, 0.20, 0.15, 0.12])
+    rec = np.array([[np.nan, 0.98, 1.0], [np.nan, 1.0, 1.0], [np.nan, 0.995, 1.0], [np.nan, 0.985, 1.0]])
+    assert select_region_threshold(frac, rec, (0.0, 0.1, 0.2, 0.3)) == 0.2  # smallest region with >= 99 %
+    assert select_region_threshold(frac, rec[:, [0, 1, 1]] - 0.1, (0.0, 0.1, 0.2, 0.3)) == 0.1  # none: best recall
 
 
 def test_equal_training_steps_and_single_stage_resolution():

@@ -88,3 +88,20 @@ def test_skipped_tiles_never_run_and_give_background():
     assert info == {"tiles_run": 1, "tiles_total": 8} and sum(calls) == 1
     assert torch.all(p[0, 8:, 8:, 8:] == 1) and torch.all(p[1:, 8:, 8:, 8:] == 0)
     torch.testing.assert_close(p[:, :8, :8, :8], torch.softmax(net(x[None, :, :8, :8, :8])[0], 0))
+
+
+def test_stage1_foreground_threshold_hand_case():
+    from paperzoo.seg3d.region import stage1_foreground
+
+    lab = np.zeros((5, 5, 5), np.uint8)
+    lab[2, 2, 2] = 1  # argmax foreground: one voxel
+    p = np.zeros((5, 5, 5), np.float32)  # stage-1 foreground probability 1 - p_background
+    p[2, 2, 2] = 0.9
+    p[2, 2, 3] = 0.3  # an uncertain neighbour argmax calls background
+    p[0, 0, 0] = 0.05
+    assert (stage1_foreground(lab, p, 0.0) == (lab > 0)).all()  # 0 = the paper, probabilities ignored
+    assert (stage1_foreground(lab, None, 0.0) == (lab > 0)).all()
+    low = stage1_foreground(lab, p, 0.2)
+    assert low.sum() == 2 and low[2, 2, 3] and low[2, 2, 2]
+    assert stage1_foreground(lab, p, 0.01).sum() == 3  # lower tau: larger seed
+    assert candidate_region(low, 1).sum() > candidate_region(lab > 0, 1).sum()  # ... and a larger C2

@@ -80,6 +80,10 @@ def predict(
     out: Path = typer.Option(..., help="output label map (.nii.gz); keeps the input's affine and header"),
     overlay: Optional[Path] = typer.Option(None, help="also write a PNG of orthogonal slices with the overlay"),
     dense: bool = typer.Option(False, help="run every stage-2 tile (no tile skipping; for comparison)"),
+    region_threshold: Optional[float] = typer.Option(
+        None, help="C2 seed: 0 = stage-1 argmax foreground (paper); tau in (0, 1) = 1 - p_background >= tau "
+                   "(lower tau: larger region, higher recall). Default: the model's saved value"),
+    radius: Optional[int] = typer.Option(None, help="dilation of the stage-1 foreground; default: the model's"),
     device: str = typer.Option("cpu", help="cpu or cuda"),
 ) -> None:
     """Segment one CT volume with a saved cascade."""
@@ -90,6 +94,14 @@ def predict(
     from .viz import save_overlay_png
 
     net = Cascade.load(model, device=device)
+    if region_threshold is not None:
+        if not 0.0 <= region_threshold < 1.0:
+            raise ConfigError(f"--region-threshold {region_threshold}: choose 0 or a probability in (0, 1)")
+        net.cfg.region_threshold = float(region_threshold)
+    if radius is not None:
+        if radius < 0:
+            raise ConfigError(f"--radius {radius}: choose a dilation >= 0")
+        net.cfg.radius = int(radius)
     hu, img = load_nifti(image)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
