@@ -7,7 +7,7 @@ from paperzoo.runner import run_recipe
 
 def test_recipe_tiny_end_to_end(tmp_path):
     sets = ["phantom_size=32", "n_train=2", "n_test=1", "channels=4,8", "roi=8,8,8", "stage1_steps=3",
-            "stage2_steps=3", "batch=1", "seeds=1", "radii=0,1,3", "n_val=1"]
+            "stage2_steps=3", "batch=1", "seeds=1", "radii=0,1,3", "n_val=1", "select_region_threshold=true"]
     m = run_recipe("seg3d", "quick", tmp_path, sets=sets)
     ids = {c["id"] for c in m["claims"]}
     assert {"region", "small_gain", "large_same", "stage2_over_stage1", "tile_skipping"} <= ids
