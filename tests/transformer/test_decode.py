@@ -88,3 +88,37 @@ def test_incremental_decoding_matches_full_decoding(norm):
         b = fn(m, src, bos=BOS, eos=EOS, max_len=7, use_cache=False, **kw)
         flat = (lambda r: [h.tokens for h in r]) if fn is greedy_decode else (lambda r: [[h.tokens for h in x] for x in r])
         assert flat(a) == flat(b)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_dropping_finished_rows_gives_the_same_greedy_hypotheses(use_cache):
+    torch.manual_seed(5)
+    m = Seq2SeqTransformer(TransformerConfig(src_vocab=12, tgt_vocab=9, d_model=16, n_heads=2, d_ff=32, n_layers=2,
+                                             n_dec_layers=2, dropout=0.0, max_len=32)).eval()
+    with torch.no_grad():  # make EOS likely so rows finish at different steps
+        m.lm_head.weight[EOS] *= 4.0
+    src = torch.randint(3, 12, (9, 6))
+    src[2, 3:] = PAD
+    runs = [greedy_decode(m, src, bos=BOS, eos=EOS, max_len=9, use_cache=use_cache, drop_finished=f)
+            for f in (0.0, 0.125, 0.5, 2.0)]
+    lengths = {len(h.tokens) for h in runs[-1]}
+    assert len(lengths) > 1  # rows really finish at different steps
+    for r in runs[:-1]:
+        assert [h.tokens for h in r] == [h.tokens for h in runs[-1]]
+        assert [h.logprob for h in r] == pytest.approx([h.logprob for h in runs[-1]], abs=1e-5)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_dropping_finished_items_gives_the_same_beams(use_cache):
+    torch.manual_seed(5)
+    m = Seq2SeqTransformer(TransformerConfig(src_vocab=12, tgt_vocab=9, d_model=16, n_heads=2, d_ff=32, n_layers=2,
+                                             n_dec_layers=2, dropout=0.0, max_len=32)).eval()
+    with torch.no_grad():
+        m.lm_head.weight[EOS] *= 4.0
+    src = torch.randint(3, 12, (9, 6))
+    src[2, 3:] = PAD
+    runs = [beam_search(m, src, bos=BOS, eos=EOS, max_len=9, beam=3, nbest=3, use_cache=use_cache, drop_finished=f)
+            for f in (0.0, 0.125, 2.0)]
+    for r in runs[:-1]:
+        assert [[h.tokens for h in hs] for hs in r] == [[h.tokens for h in hs] for hs in runs[-1]]
+        assert [h.score for hs in r for h in hs] == pytest.approx([h.score for hs in runs[-1] for h in hs], abs=1e-5)

@@ -16,9 +16,14 @@ Shared by S4 (G2P) and S6 (dialogue).
 Incremental decoding: for a :class:`Seq2SeqTransformer` (Post-LN or Pre-LN blocks) each step feeds only
 the newest token and keeps, per decoder layer, the projected self-attention keys and values of all
 earlier positions (so a causal mask is not needed) and the cross-attention keys and values of the
-encoder memory, projected once per batch; the FFN, queries and attention run on one position. Any other model with ``encode``/``decode`` is decoded by
+encoder memory, projected once per batch; the FFN, queries and attention run on one position (the
+newest token's query, key and value from one packed projection; keys/values written into buffers
+preallocated for ``max_len`` positions). Any other model with ``encode``/``decode`` is decoded by
 re-running ``decode`` on the whole prefix. Both give the same result (``use_cache=False`` forces the
-second; ``tests/transformer/test_decode.py`` checks they agree).
+second; ``tests/transformer/test_decode.py`` checks they agree). Greedy decoding drops rows that have
+emitted EOS from the active batch (``drop_finished``) instead of decoding every row to the batch's
+longest output; ``tests/g2p/test_fast_decoding.py`` checks the shipped G2P model's hypotheses on real
+words are unchanged.
 """
 
 from __future__ import annotations
@@ -45,6 +50,16 @@ def _src_pad(model, src: torch.Tensor, src_pad: torch.Tensor | None) -> torch.Te
     return src == pad_id
 
 
+def _encode(model, src: torch.Tensor, src_pad: torch.Tensor) -> torch.Tensor:
+    """``model.encode``; for a :class:`Seq2SeqTransformer` batch without padding, the encoder runs without a
+    key-padding mask (an all-False mask changes nothing but costs a masked-attention path)."""
+    from .model import Seq2SeqTransformer
+
+    if isinstance(model, Seq2SeqTransformer) and not bool(src_pad.any()):
+        return model.encoder(model._embed(model.src_embed, src))
+    return model.encode(src, src_pad)
+
+
 def _can_cache(model) -> bool:
     from .model import TransformerBlock
 
@@ -63,24 +78,45 @@ def _heads(x: torch.Tensor, n: int) -> torch.Tensor:
 
 class _LayerCache:
     """One decoder layer's state: projected self-attention keys/values of all earlier positions, and the
-    cross-attention keys/values of the (fixed) encoder memory, projected once instead of at every step."""
+    cross-attention keys/values of the (fixed) encoder memory, projected once instead of at every step.
 
-    def __init__(self, layer, memory: torch.Tensor, mem_pad: torch.Tensor):
+    The self-attention keys/values live in buffers preallocated for ``max_len`` positions (written in
+    place at each step, no ``torch.cat``); ``t`` positions are filled."""
+
+    def __init__(self, layer, memory: torch.Tensor, mem_pad: torch.Tensor, max_len: int):
         attn = layer.multihead_attn
         d = attn.embed_dim
         w, b = attn.in_proj_weight, attn.in_proj_bias
         self.mk = _heads(F.linear(memory, w[d: 2 * d], b[d: 2 * d]), attn.num_heads)
         self.mv = _heads(F.linear(memory, w[2 * d:], b[2 * d:]), attn.num_heads)
-        # additive mask (N, 1, 1, S): -inf on padded source positions
-        self.mmask = torch.zeros(mem_pad.shape, dtype=memory.dtype, device=memory.device).masked_fill(
-            mem_pad, float("-inf"))[:, None, None, :]
-        self.k: torch.Tensor | None = None
-        self.v: torch.Tensor | None = None
+        # additive mask (N, 1, 1, S): -inf on padded source positions; None when nothing is padded
+        self.mmask = (torch.zeros(mem_pad.shape, dtype=memory.dtype, device=memory.device).masked_fill(
+            mem_pad, float("-inf"))[:, None, None, :] if bool(mem_pad.any()) else None)
+        sa = layer.self_attn
+        shape = (memory.size(0), sa.num_heads, max_len, sa.embed_dim // sa.num_heads)
+        self.k = memory.new_empty(shape)
+        self.v = memory.new_empty(shape)
+        self.t = 0
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store the newest position's (N, heads, 1, d_head) key/value; return all keys/values so far."""
+        t = self.t
+        self.k[:, :, t: t + 1] = k
+        self.v[:, :, t: t + 1] = v
+        self.t = t + 1
+        return self.k[:, :, : t + 1], self.v[:, :, : t + 1]
 
     def reorder(self, rows: torch.Tensor) -> None:
-        self.mk, self.mv, self.mmask = self.mk[rows], self.mv[rows], self.mmask[rows]
-        if self.k is not None:
-            self.k, self.v = self.k[rows], self.v[rows]
+        """Keep (and reorder, or drop) batch rows: beam reordering and dropping finished greedy rows."""
+        self.mk, self.mv = self.mk.index_select(0, rows), self.mv.index_select(0, rows)
+        if self.mmask is not None:
+            self.mmask = self.mmask.index_select(0, rows)
+        t = self.t
+        if rows.numel() == self.k.size(0):  # beam: same size, copy only the filled positions
+            self.k[:, :, :t] = self.k[:, :, :t].index_select(0, rows)
+            self.v[:, :, :t] = self.v[:, :, :t].index_select(0, rows)
+        else:
+            self.k, self.v = self.k.index_select(0, rows), self.v.index_select(0, rows)
 
 
 def _attend(attn, q_in: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -94,17 +130,17 @@ def _cached_step(model, tok: torch.Tensor, t: int, caches: list[_LayerCache]) ->
     """Logits (N, V) for the token ``tok`` (N,) at position ``t``; extends each layer's cache in place.
 
     Same arithmetic as the layer's forward pass on the whole prefix (``nn.MultiheadAttention``'s packed
-    in-projection, scaled dot-product attention, out-projection), one position at a time."""
+    in-projection, scaled dot-product attention, out-projection), one position at a time: the newest
+    position's query, key and value come from one packed projection, and it attends to all cached
+    positions (no causal mask is needed)."""
     x = model._embed(model.tgt_embed, tok[:, None], offset=t)
     for layer, c in zip(model.decoder.layers, caches):
         sa = layer.self_attn
-        d = sa.embed_dim
+        n = sa.num_heads
         h = layer.norm1(x) if layer.norm_first else x
-        kv = F.linear(h, sa.in_proj_weight[d:], sa.in_proj_bias[d:])
-        k, v = _heads(kv[..., :d], sa.num_heads), _heads(kv[..., d:], sa.num_heads)
-        c.k = k if c.k is None else torch.cat([c.k, k], 2)
-        c.v = v if c.v is None else torch.cat([c.v, v], 2)
-        a = _attend(sa, h, c.k, c.v, None)
+        q, k, v = _heads(F.linear(h, sa.in_proj_weight, sa.in_proj_bias), 3 * n).split(n, 1)
+        k, v = c.append(k, v)
+        a = sa.out_proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2))
         if layer.norm_first:
             x = x + a
             x = x + _attend(layer.multihead_attn, layer.norm2(x), c.mk, c.mv, c.mmask)
@@ -119,9 +155,9 @@ def _cached_step(model, tok: torch.Tensor, t: int, caches: list[_LayerCache]) ->
 class _Stepper:
     """Next-token logits for the current prefixes ``ys`` (N, t+1): cached when possible, else full decode."""
 
-    def __init__(self, model, memory, mem_pad, use_cache: bool):
+    def __init__(self, model, memory, mem_pad, use_cache: bool, max_len: int):
         self.model, self.memory, self.mem_pad = model, memory, mem_pad
-        self.cache = ([_LayerCache(layer, memory, mem_pad) for layer in model.decoder.layers]
+        self.cache = ([_LayerCache(layer, memory, mem_pad, max_len) for layer in model.decoder.layers]
                       if use_cache and _can_cache(model) else None)
 
     def __call__(self, ys: torch.Tensor) -> torch.Tensor:
@@ -130,59 +166,77 @@ class _Stepper:
         return _cached_step(self.model, ys[:, -1], ys.size(1) - 1, self.cache)
 
     def reorder(self, rows: torch.Tensor) -> None:
+        """Keep (and reorder) batch rows ``rows`` of the state."""
         if self.cache is not None:
             for c in self.cache:
                 c.reorder(rows)
+        else:
+            self.memory, self.mem_pad = self.memory.index_select(0, rows), self.mem_pad.index_select(0, rows)
 
 
 def _normalise(logprob: torch.Tensor | float, length: int, alpha: float):
     return logprob / (max(length, 1) ** alpha)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def greedy_decode(model, src: torch.Tensor, *, bos: int, eos: int, max_len: int, pad: int = 0,
                   src_pad: torch.Tensor | None = None, alpha: float = 1.0, use_cache: bool = True,
-                  ) -> list[Hypothesis]:
-    """Greedy decoding of a batch ``src`` (B, S). Returns one :class:`Hypothesis` per row."""
+                  drop_finished: float = 0.125) -> list[Hypothesis]:
+    """Greedy decoding of a batch ``src`` (B, S). Returns one :class:`Hypothesis` per row.
+
+    Rows are independent, so a row that has emitted EOS is dropped from the active batch (its decoder
+    state with it) once at least ``drop_finished`` of the active rows have finished (the copy is then
+    worth it; ``drop_finished=0`` drops at every EOS, ``> 1`` never, i.e. every row is decoded to the
+    batch's longest output). Each row's hypothesis is the same either way."""
     src_pad = _src_pad(model, src, src_pad)
-    memory = model.encode(src, src_pad)
-    B = src.size(0)
-    ys = torch.full((B, 1), bos, dtype=torch.long, device=src.device)
-    done = torch.zeros(B, dtype=torch.bool, device=src.device)
-    lengths = torch.zeros(B, dtype=torch.long, device=src.device)
-    logprob = torch.zeros(B, device=src.device)
-    step = _Stepper(model, memory, src_pad, use_cache)
-    for _ in range(max_len):
+    memory = _encode(model, src, src_pad)
+    B, dev = src.size(0), src.device
+    out = torch.full((B, max_len), pad, dtype=torch.long, device=dev)  # emitted tokens (EOS included)
+    lengths = torch.zeros(B, dtype=torch.long, device=dev)
+    logprob = torch.zeros(B, device=dev)
+    rows = torch.arange(B, device=dev)  # original row of each active row
+    done = torch.zeros(B, dtype=torch.bool, device=dev)  # per active row
+    ys = torch.full((B, 1), bos, dtype=torch.long, device=dev)  # active rows' prefixes
+    step = _Stepper(model, memory, src_pad, use_cache, max_len)
+    for t in range(max_len):
         logp = F.log_softmax(step(ys).float(), dim=-1)
         lp, nxt = logp.max(-1)
-        logprob += torch.where(done, torch.zeros_like(lp), lp)
-        lengths += (~done).long()
-        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+        live = ~done
+        logprob[rows] += torch.where(live, lp, torch.zeros_like(lp))
+        lengths[rows] += live.long()
+        nxt = torch.where(live, nxt, torch.full_like(nxt, pad))
+        out[rows, t] = nxt
         ys = torch.cat([ys, nxt[:, None]], 1)
         done |= nxt == eos
-        if bool(done.all()):
+        n_done = int(done.sum())
+        if n_done == done.numel():
             break
-    out = []
-    for b, row in enumerate(ys[:, 1:].tolist()):
+        if n_done and n_done >= drop_finished * done.numel():
+            keep = live.logical_and_(nxt != eos).nonzero().squeeze(1)
+            rows, done, ys = rows[keep], done[keep], ys.index_select(0, keep)
+            step.reorder(keep)
+    hyps = []
+    for b, row in enumerate(out.tolist()):
         toks = row[: row.index(eos)] if eos in row else [t for t in row if t != pad]
         lp = float(logprob[b])
-        out.append(Hypothesis(toks, float(_normalise(lp, int(lengths[b]), alpha)), lp))
-    return out
+        hyps.append(Hypothesis(toks, float(_normalise(lp, int(lengths[b]), alpha)), lp))
+    return hyps
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, max_len: int, beam: int = 4, pad: int = 0,
                 alpha: float = 1.0, src_pad: torch.Tensor | None = None, nbest: int = 1, use_cache: bool = True,
-                ) -> list[list[Hypothesis]]:
+                drop_finished: float = 0.125) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per row of ``src``, the ``nbest`` hypotheses best first.
 
     Scores are length-normalised (``alpha``, see the module docstring). ``beam=1`` gives the greedy
-    result.
+    result. Items with K finished hypotheses leave the active batch (with their K beams' decoder state)
+    once at least ``drop_finished`` of the active items are done, as in greedy decoding.
     """
     K = beam
     src_pad = _src_pad(model, src, src_pad)
     B, dev = src.size(0), src.device
-    memory = model.encode(src, src_pad)
+    memory = _encode(model, src, src_pad)
     memory = memory.repeat_interleave(K, 0)
     mem_pad = src_pad.repeat_interleave(K, 0)
     ys = torch.full((B * K, 1), bos, dtype=torch.long, device=dev)
@@ -190,8 +244,10 @@ def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, max_len: int, b
     scores[:, 0] = 0.0  # only the first beam is alive at t=0 (all beams are identical)
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     item_done = torch.zeros(B, dtype=torch.bool, device=dev)
-    step = _Stepper(model, memory, mem_pad, use_cache)
+    items = list(range(B))  # original item of each active item
+    step = _Stepper(model, memory, mem_pad, use_cache, max_len)
     for t in range(max_len):
+        B = len(items)
         logp = F.log_softmax(step(ys).float(), dim=-1)  # (B*K, V)
         V = logp.size(-1)
         cand = (scores.view(B * K, 1) + logp).view(B, K * V)
@@ -203,11 +259,11 @@ def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, max_len: int, b
         fin = is_eos.clone()
         fin[:, K:] = False
         for b, r in fin.nonzero().tolist():
-            if len(finished[b]) >= K:
+            if len(finished[items[b]]) >= K:
                 continue
             row = ys[b * K + int(top_beam[b, r])].tolist()[1:]
             lp = float(top_scores[b, r])
-            finished[b].append(Hypothesis(row, float(_normalise(lp, t + 1, alpha)), lp))
+            finished[items[b]].append(Hypothesis(row, float(_normalise(lp, t + 1, alpha)), lp))
         # continue with the K best non-EOS expansions
         rank = torch.arange(top_scores.size(1), device=dev).expand_as(top_scores)
         key = torch.where(is_eos | ~torch.isfinite(top_scores), rank + 10 * K, rank)
@@ -219,17 +275,26 @@ def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, max_len: int, b
         ys = torch.cat([ys[src_rows], top_tok.gather(1, keep).view(-1, 1)], 1)
         step.reorder(src_rows)
         scores = new_scores
-        item_done |= torch.tensor([len(f) >= K for f in finished], device=dev)
+        item_done |= torch.tensor([len(finished[i]) >= K for i in items], device=dev)
         scores[item_done] = float("-inf")
-        if bool(item_done.all()):
+        n_done = int(item_done.sum())
+        if n_done == B:
             break
+        if n_done and n_done >= drop_finished * B:
+            keep = (~item_done).nonzero().squeeze(1)
+            rows = (keep[:, None] * K + torch.arange(K, device=dev)).view(-1)
+            items = [items[i] for i in keep.tolist()]
+            ys, scores, item_done = ys.index_select(0, rows), scores.index_select(0, keep), item_done[keep]
+            step.reorder(rows)
     # items that ran out of length: finish their alive beams as they are
-    for b in range(B):
+    active = {i: a for a, i in enumerate(items)}
+    for b in range(len(finished)):
         if len(finished[b]) < K:
+            a = active[b]
             for k in range(K):
-                s = float(scores[b, k])
+                s = float(scores[a, k])
                 if s != float("-inf"):
-                    row = [x for x in ys[b * K + k].tolist()[1:] if x != pad]
+                    row = [x for x in ys[a * K + k].tolist()[1:] if x != pad]
                     finished[b].append(Hypothesis(row, float(_normalise(s, len(row), alpha)), s))
         finished[b].sort(key=lambda h: h.score, reverse=True)
         finished[b] = finished[b][:nbest] or [Hypothesis([], float("-inf"), float("-inf"))]
