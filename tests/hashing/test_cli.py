@@ -27,39 +27,31 @@ def test_index_and_search(setup, capsys):
     assert any(ln.split()[-1].endswith("4.png") and ln.split()[1] == "0" for ln in lines[1:])
 
 
-def _one_line_error(args, capsys):
-    with pytest.raises(SystemExit) as e:
-        main(args)
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and len(err.splitlines()) == 1
-    return err
 
-
-def test_bits_not_multiple_of_8(setup, capsys):
+def test_bits_not_multiple_of_8(setup, capsys, one_line_error):
     tmp, model, folder = setup
-    err = _one_line_error(["hash", "index", str(folder), "--bits", "12", "--out", str(tmp / "x"), "--model", str(model)],
+    err = one_line_error(["hash", "index", str(folder), "--bits", "12", "--out", str(tmp / "x"), "--model", str(model)],
                           capsys)
     assert "multiple of 8" in err
 
 
-def test_empty_folder(setup, capsys):
+def test_empty_folder(setup, capsys, one_line_error):
     tmp, model, _ = setup
     (tmp / "empty").mkdir()
-    err = _one_line_error(["hash", "index", str(tmp / "empty"), "--out", str(tmp / "x"), "--model", str(model)], capsys)
+    err = one_line_error(["hash", "index", str(tmp / "empty"), "--out", str(tmp / "x"), "--model", str(model)], capsys)
     assert "no images" in err
 
 
-def test_unreadable_image(setup, capsys):
+def test_unreadable_image(setup, capsys, one_line_error):
     tmp, model, folder = setup
     (folder / "broken.jpg").write_bytes(b"not an image")
-    err = _one_line_error(["hash", "index", str(folder), "--out", str(tmp / "x"), "--model", str(model)], capsys)
+    err = one_line_error(["hash", "index", str(folder), "--out", str(tmp / "x"), "--model", str(model)], capsys)
     assert "broken.jpg" in err
     bad_q = tmp / "q.png"
     bad_q.write_bytes(b"\x89PNG garbage")
-    _one_line_error(["hash", "search", str(tmp / "missing-idx"), str(bad_q)], capsys)
+    one_line_error(["hash", "search", str(tmp / "missing-idx"), str(bad_q)], capsys)
 
 
-def test_bits_not_in_model(setup, capsys):
+def test_bits_not_in_model(setup, capsys, one_line_error):
     tmp, model, folder = setup
-    _one_line_error(["hash", "index", str(folder), "--bits", "32", "--out", str(tmp / "x"), "--model", str(model)], capsys)
+    one_line_error(["hash", "index", str(folder), "--bits", "32", "--out", str(tmp / "x"), "--model", str(model)], capsys)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperzoo.cli import main
 from paperzoo.errors import DataError
 from paperzoo.hashing.full import discover_full
 from paperzoo.runner import run_recipe
@@ -82,23 +81,15 @@ def test_full_preset_revisited_end_to_end(revisited, tmp_path):
     assert 0 <= m["rtiny_map_bcdh_8"] <= 100 and 0 <= m["rtiny_phi_map_s8_medium"] <= 100
 
 
-def _one_line_error(args, capsys) -> str:
-    with pytest.raises(SystemExit) as e:
-        main(args)
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and len(err.splitlines()) == 1
-    return err
 
-
-def test_full_needs_data_dir(tmp_path, capsys):
-    err = _one_line_error(["run", "hashing", "--preset", "full", "--out", str(tmp_path / "r")], capsys)
+def test_full_needs_data_dir(tmp_path, capsys, one_line_error):
+    err = one_line_error(["run", "hashing", "--preset", "full", "--out", str(tmp_path / "r")], capsys)
     assert "--data-dir" in err
 
 
-def test_full_empty_data_dir(tmp_path, capsys):
+def test_full_empty_data_dir(tmp_path, capsys, one_line_error):
     (tmp_path / "empty").mkdir()
-    err = _one_line_error(["run", "hashing", "--preset", "full", "--data-dir", str(tmp_path / "empty"),
+    err = one_line_error(["run", "hashing", "--preset", "full", "--data-dir", str(tmp_path / "empty"),
                            "--out", str(tmp_path / "r")], capsys)
     assert "no evaluation data" in err
 

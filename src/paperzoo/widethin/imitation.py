@@ -217,8 +217,9 @@ class EncoderView(TransformerView):
 
 def view_of(model: nn.Module) -> BlockView:
     """The `BlockView` of a DeepMLP, ResNet, TransformerLM or MaskedLMEncoder."""
-    for cls, view in ((DeepMLP, MLPView), (ResNet, ResNetView), (TransformerLM, TransformerView),
-                      (MaskedLMEncoder, EncoderView)):
+    # MaskedLMEncoder is a TransformerLM: test the subclass first
+    for cls, view in ((DeepMLP, MLPView), (ResNet, ResNetView), (MaskedLMEncoder, EncoderView),
+                      (TransformerLM, TransformerView)):
         if isinstance(model, cls):
             return view(model)
     raise ConfigError(f"WIN needs a DeepMLP, ResNet, TransformerLM or MaskedLMEncoder, got {type(model).__name__}")

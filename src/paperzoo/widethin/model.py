@@ -34,8 +34,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..registry import register_model
-from ..transformer import TransformerConfig, TransformerLM, TransformerStack, init_transformer
-from ..transformer.model import LearnedPositions
+from ..transformer import TransformerConfig, TransformerLM
 from ..vision import ResNet
 
 __all__ = ["MLPConfig", "MLPBlock", "DeepMLP", "ResNetSpec", "BertSpec", "MaskedLMEncoder", "Spec", "widen", "build", "depth_of", "widths_of"]
@@ -143,27 +142,14 @@ class BertSpec(TransformerConfig):
     scale_embeddings: bool = False
 
 
-class MaskedLMEncoder(nn.Module):
-    """Embedding + learned positions + `TransformerStack` (no causal mask) + tied masked-LM head.
+class MaskedLMEncoder(TransformerLM):
+    """``TransformerLM``'s embedding, positions, `TransformerStack` and tied head, run bidirectionally
+    (no causal mask) with a masked-LM loss: the same attribute names, so WIN sees it the same way.
 
-    Attribute names follow ``TransformerLM`` (``embed``, ``pos``, ``drop``, ``blocks``, ``lm_head``) so
-    WIN sees it the same way. Deviation: BERT's MLM head has a dense + GELU + LayerNorm transform and a
-    bias before the tied decoder; ours is the tied decoder alone (as our LM's), and there is no
-    next-sentence objective or token-type embedding (RoBERTa drops NSP too).
+    Deviation: BERT's MLM head has a dense + GELU + LayerNorm transform and a bias before the tied
+    decoder; ours is the tied decoder alone (as our LM's), and there is no next-sentence objective or
+    token-type embedding (RoBERTa drops NSP too).
     """
-
-    def __init__(self, cfg: BertSpec):
-        super().__init__()
-        self.cfg = cfg
-        self.embed = nn.Embedding(cfg.src_vocab, cfg.d_model)
-        self.pos = LearnedPositions(cfg.d_model, cfg.max_len)
-        self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = TransformerStack(cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.norm,
-                                       activation=cfg.activation)
-        self.lm_head = nn.Linear(cfg.d_model, cfg.src_vocab, bias=False)
-        init_transformer(self, cfg.init)
-        if cfg.tie_embeddings:
-            self.lm_head.weight = self.embed.weight
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx: (B, T) ids -> ``(logits (B, T, V), masked-LM loss in nats or None)``; targets use -100
