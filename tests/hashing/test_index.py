@@ -4,6 +4,8 @@ import pytest
 from paperzoo.errors import ConfigError, DataError
 from paperzoo.hashing.index import (
     build_binary_index,
+    knn_recall_ids,
+    knn_recall_ties,
     load_binary_index,
     numpy_search,
     save_binary_index,
@@ -58,3 +60,21 @@ def test_numpy_scan_ties_go_to_lowest_index_and_blocks_agree():
     assert D1[0, -4:].tolist() == [1, 1, 1, 8] and I1[0, -4:].tolist() == [3, 17, 40, 5]
     D3, I3 = numpy_search(db[:, :3], q[:, :3], 4)  # 24 bits: byte lookup-table path
     assert D3[0].tolist() == [0, 0, 0, 0] and I3[0].tolist() == [0, 1, 2, 4]
+
+
+def test_knn_recall_counts_ties_at_kth_distance():
+    # query 0; database distances: id0 0, id1 1, id2 2, id3 2, id4 2, id5 8 -> k=3, true 3rd distance 2
+    db = np.zeros((6, 8), np.uint8)
+    db[1, 0] = 1
+    db[2:5, 0] = 3
+    db[5, 1] = 255
+    q = np.zeros((1, 8), np.uint8)
+    D, I = numpy_search(db, q, 3)
+    assert D[0].tolist() == [0, 1, 2] and I[0].tolist() == [0, 1, 2]
+    tied = np.array([[0, 1, 4]])                 # another code tied at the 3rd distance: fully correct
+    assert knn_recall_ties(db, q, tied, D[:, -1]) == 1.0
+    assert knn_recall_ids(tied, I) == pytest.approx(2 / 3)  # id-based recall calls it a miss
+    worse = np.array([[0, 5, -1]])               # a far code (8 > 2) and a missing slot
+    assert knn_recall_ties(db, q, worse, D[:, -1]) == pytest.approx(1 / 3)
+    dup = np.array([[2, 2, 2]])                  # repeated ids count once
+    assert knn_recall_ties(db, q, dup, D[:, -1]) == pytest.approx(1 / 3)

@@ -5,7 +5,8 @@ Hamming search over packed codes (uint8, L/8 bytes; L a multiple of 8): ``IndexB
 ``IndexBinaryMultiHash`` (optional). An index directory holds ``index.faiss``
 (``faiss.write_index_binary``), ``manifest.json`` (image paths, bits, index type, model manifest)
 and ``model.safetensors`` + ``model.json`` (the hash network, so queries are coded the same way).
-`numpy_search` is the reference scan (XOR + popcount + stable top-k) the benchmark compares against.
+`numpy_search` is the reference scan (XOR + popcount + stable top-k) the benchmark compares against;
+`knn_recall_ties` / `knn_recall_ids` score an approximate index against it.
 """
 
 from __future__ import annotations
@@ -22,14 +23,20 @@ from ..errors import DataError
 from .model import check_bits
 
 __all__ = ["INDEX_KINDS", "build_binary_index", "save_binary_index", "load_binary_index", "search_binary",
-           "numpy_search"]
+           "numpy_search", "knn_recall_ties", "knn_recall_ids"]
 
 INDEX_KINDS = ("flat", "hnsw", "ivf", "multihash")
 
 
 def build_binary_index(packed: np.ndarray, kind: str = "flat", hnsw_m: int = 32, ef_search: int = 64,
-                       nlist: int | None = None, nprobe: int = 8, hash_bits: int | None = None):
-    """A FAISS binary index over packed codes (n, L/8) uint8."""
+                       nlist: int | None = None, nprobe: int = 8, hash_bits: int | None = None,
+                       ef_construction: int | None = None, nhash: int = 2, nflip: int = 0):
+    """A FAISS binary index over packed codes (n, L/8) uint8.
+
+    hnsw: ``hnsw_m`` links per node, ``ef_construction`` (FAISS default 40) beam while building,
+    ``ef_search`` beam while searching. multihash: ``nhash`` tables on disjoint ``hash_bits``-bit
+    substrings, probing every bucket within ``nflip`` bit flips of the query's substring.
+    """
     import faiss
 
     if kind not in INDEX_KINDS:
@@ -41,13 +48,16 @@ def build_binary_index(packed: np.ndarray, kind: str = "flat", hnsw_m: int = 32,
     elif kind == "hnsw":
         index = faiss.IndexBinaryHNSW(d, hnsw_m)
         index.hnsw.efSearch = ef_search
+        if ef_construction:
+            index.hnsw.efConstruction = ef_construction
     elif kind == "ivf":
         nlist = nlist or max(1, min(int(4 * np.sqrt(len(x))), len(x) // 39 or 1))
         index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(d), d, nlist)
         index.train(x)
         index.nprobe = min(nprobe, nlist)
     else:
-        index = faiss.IndexBinaryMultiHash(d, 2, hash_bits or min(d // 2, 16))
+        index = faiss.IndexBinaryMultiHash(d, nhash, hash_bits or min(d // nhash, 16))
+        index.nflip = nflip
     index.add(x)
     return index
 
@@ -104,6 +114,35 @@ def numpy_search(db_packed: np.ndarray, packed_queries: np.ndarray, k: int = 10,
             order = cand[np.argsort(d[cand], kind="stable")[:k]]
             D[s + r], I[s + r] = d[order], order
     return D, I
+
+
+def knn_recall_ties(db_packed: np.ndarray, packed_queries: np.ndarray, ids: np.ndarray,
+                    true_kth: np.ndarray) -> float:
+    """Distance-based recall@k for Hamming kNN: the standard measure when distances are integers and tie.
+
+    A returned neighbour counts when its true Hamming distance to the query is <= the true k-th nearest
+    distance ``true_kth[i]`` (every code tied at the k-th distance is an equally correct answer); ids
+    < 0 (not found) and repeated ids do not count, and the count is capped at k. Mean over queries of
+    hits / k, with k = ``ids.shape[1]``. On random 64-bit codes many codes tie at the k-th distance, so
+    the id-based measure (`knn_recall_ids`) punishes an index for choosing another, equally near, code.
+    """
+    ids = np.asarray(ids)
+    k = ids.shape[1]
+    hits = 0
+    for i in range(len(ids)):
+        got = np.unique(ids[i][ids[i] >= 0])
+        if len(got):
+            d = _popcount_distances(db_packed[got], packed_queries[i:i + 1])[0]
+            hits += min(k, int((d <= true_kth[i]).sum()))
+    return hits / (k * len(ids))
+
+
+def knn_recall_ids(ids: np.ndarray, true_ids: np.ndarray) -> float:
+    """Id-based recall@k: mean |returned ids ∩ exact top-k ids| / k (ties broken by the exact search's
+    order, so an equally near code outside that order counts as a miss; see `knn_recall_ties`)."""
+    ids, true_ids = np.asarray(ids), np.asarray(true_ids)
+    k = true_ids.shape[1]
+    return float(np.mean([len(np.intersect1d(a[a >= 0], b)) / k for a, b in zip(ids, true_ids)]))
 
 
 def save_binary_index(out: str | Path, index, paths: Sequence[str], model_path: str | Path, meta: dict) -> Path:
