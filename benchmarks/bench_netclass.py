@@ -2,8 +2,10 @@
 
 The issue's goal: end-to-end graphs/s (walks + embedding + image + CNN inference) at N=300 on 2 cores
 >= 20, with the share of each stage. Printed, for each ``--embedders`` (gensim = Word2Vec, the
-paper's; sppmi = the SPPMI + SVD option) and ``--walks-per-node`` setting (default 10 = the quick
-preset, 3,000 walks at N=300, and 5) and the official fixed 10,000 walks:
+paper's; cbow = gensim's CBOW compiled with numba, `netclass.cbow`; sppmi = the SPPMI + SVD option)
+and ``--walks-per-node`` setting (default 10 = the quick preset, 3,000 walks at N=300, and 5) and
+the official fixed 10,000 walks (numba's compile time is excluded: the kernels are compiled, or
+loaded from numba's cache, before timing):
   * CPU ms per graph of each stage and its share (one process, one thread: graph generation, walks,
     Word2Vec embedding, PCA + histogram image, CNN inference of one image);
   * the estimate for ``--workers`` idle cores, ``workers / (CPU s per graph)`` over the four stages
@@ -12,6 +14,9 @@ preset, 3,000 walks at N=300, and 5) and the official fixed 10,000 walks:
   * a measured stream: the graphs featurised in ``--workers`` processes (``featurise_many``, as the
     recipe does) then one batched CNN pass; wall graphs/s and CPU ms per graph. On a shared machine
     that wall number is contended (the load average is printed beside it): compare CPU times.
+  * gensim vs cbow on the same walks (embedding only, best of 3 per graph): CPU ms per graph, ratio,
+    and how far apart the vectors are (relative Frobenius difference; cbow follows gensim's random
+    streams, so they agree up to float rounding);
   * gensim's phases inside the embedding (sentences, model init, vocabulary, training) with
     ``workers=1`` and ``workers=2`` threads, and with Python's garbage collector on (its
     collections' CPU time) vs paused as `image.embed_walks` does, to show where the time goes;
@@ -35,6 +40,7 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from paperzoo.netclass.cbow import warm_up  # noqa: E402
 from paperzoo.netclass.data import featurise_many, make_graph, task_specs  # noqa: E402
 from paperzoo.netclass.image import (  # noqa: E402
     CNCImageConfig,
@@ -131,6 +137,29 @@ def embedding_phases(walk_sets: list[tuple[np.ndarray, int]], cfg: CNCImageConfi
     return {k: v / len(walk_sets) for k, v in t.items()}
 
 
+def head_to_head(walk_sets: list[tuple[np.ndarray, int]], cfg: CNCImageConfig) -> None:
+    """gensim vs the compiled CBOW on the same walks and seed: CPU per graph (best of 3) and vector agreement."""
+    t = {"gensim": 0.0, "cbow": 0.0}
+    diff = []
+    for i, (W, n) in enumerate(walk_sets):
+        out = {}
+        for emb in t:
+            c = CNCImageConfig(walks_per_node=cfg.walks_per_node, embedder=emb)
+            best = float("inf")
+            for _ in range(3):
+                c0 = time.process_time()
+                out[emb] = embed_walks(W, n, c, seed=i)
+                best = min(best, time.process_time() - c0)
+            t[emb] += best / len(walk_sets)
+        (ig, Xg), (ic, Xc) = out["gensim"], out["cbow"]
+        assert np.array_equal(ig, ic)
+        diff.append(np.linalg.norm(Xg - Xc) / np.linalg.norm(Xg))
+    print(f"  embedding only, same walks ({len(walk_sets)} graphs, {cfg.walks_per_node:g} walks per node), CPU ms "
+          f"per graph, best of 3: gensim {1e3 * t['gensim']:.1f}, cbow {1e3 * t['cbow']:.1f}, ratio "
+          f"{t['gensim'] / t['cbow']:.1f}x; vectors' relative difference |gensim - cbow| / |gensim|: "
+          f"median {np.median(diff):.1e}, max {max(diff):.1e}")
+
+
 def stream(specs, cfg: CNCImageConfig, model: torch.nn.Module, workers: int) -> tuple[float, float]:
     """Featurise ``specs`` in ``workers`` processes, then one batched CNN pass: (wall graphs/s, CPU s per graph)."""
     w0, c0 = time.perf_counter(), time.process_time() + _children_cpu()
@@ -154,8 +183,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--walks-per-node", type=float, nargs="+", default=[QUICK_WPN, 5.0])
     ap.add_argument("--no-official", action="store_true", help="skip the (slow) official 10,000-walk setting")
-    ap.add_argument("--embedders", nargs="+", default=["gensim", "sppmi"],
-                    help="gensim = Word2Vec (the paper, default); sppmi = the faster SPPMI + SVD option")
+    ap.add_argument("--embedders", nargs="+", default=["gensim", "cbow", "sppmi"],
+                    help="gensim = Word2Vec (the paper, default); cbow = gensim's CBOW compiled with numba; "
+                         "sppmi = the faster SPPMI + SVD option")
     a = ap.parse_args()
     torch.set_num_threads(1)
     model = cnc_cnn().eval()
@@ -164,6 +194,9 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} visible cores "
           f"(wall numbers are contended when the load exceeds the cores; CPU numbers much less so)")
     stage_cpu(specs[:1], CNCImageConfig(walks_per_node=1.0), model)  # warm-up: imports gensim
+    c0 = time.process_time()
+    warm_up()  # numba: compile or load the CBOW kernels (excluded from the timings below)
+    print(f"  cbow kernels compiled / loaded from numba's cache: {time.process_time() - c0:.2f} s CPU (excluded)")
     settings = []
     for emb in a.embedders:
         settings += [(CNCImageConfig(walks_per_node=wpn, embedder=emb), f"{wpn:g} walks per node"
@@ -195,6 +228,7 @@ def main() -> None:
         csr = to_csr(make_graph(s))
         walk_sets.append((random_walks(csr, n_walks_for(csr.degree, cfg), cfg.walk_length,
                                        np.random.default_rng(s.seed)), csr.n))
+    head_to_head(walk_sets, cfg)
     for w, pause in ((1, True), (1, False), (2, True)):
         ph = embedding_phases(walk_sets, cfg, w, pause)
         tot = sum(v for k, v in ph.items() if k != "gc")
@@ -203,7 +237,9 @@ def main() -> None:
               + ", ".join(f"{k} {1e3 * v:.1f}" for k, v in ph.items()) + f"; total {1e3 * tot:.0f}"
               + ("" if pause else " (gc is part of the phases' times)"))
     for emb, est in quick_est.items():
-        what = "Word2Vec, the paper's pipeline" if emb == "gensim" else "an option, not the paper's embedding"
+        what = {"gensim": "Word2Vec, the paper's pipeline",
+                "cbow": "gensim's Word2Vec CBOW compiled with numba, the paper's algorithm"}.get(
+                    emb, "an option, not the paper's embedding")
         print(f"goal (>= {GOAL:g} graphs/s at N={a.n}, quick preset walks, {a.workers} cores, estimated from "
               f"CPU time), embedder {emb} ({what}): {'met' if est >= GOAL else 'NOT met'} ({est:.1f} graphs/s)")
     g = make_graph(specs[0])

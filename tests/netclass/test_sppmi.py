@@ -60,7 +60,8 @@ def test_image_config_and_recipe_wiring():
     with pytest.raises(ConfigError, match="embedder"):
         CNCImageConfig(embedder="glove").validate()
     assert image_cfg(NetclassConfig(embedder="sppmi")).embedder == "sppmi"
-    assert NetclassConfig().embedder == "gensim" and CNCImageConfig().embedder == "gensim"
+    assert NetclassConfig().embedder == "auto" and CNCImageConfig().embedder == "cbow"
+    assert CNCImageConfig(sg=1).embedder == "gensim"  # skip-gram runs on gensim
     img = cnc_image(nx.watts_strogatz_graph(80, 4, 0.1, seed=0), CNCImageConfig(walks_per_node=5, size=16,
                                                                                  embedder="sppmi"))
     assert img.shape == (1, 16, 16) and np.isclose(img.sum(), 256)

@@ -33,8 +33,9 @@ def train_cmd(
     walk_length: int = typer.Option(10),
     dim: int = typer.Option(20, help="Word2Vec dimension"),
     skipgram: bool = typer.Option(False, help="skip-gram instead of CBOW (official: CBOW)"),
-    embedder: str = typer.Option("gensim", help="gensim (Word2Vec, official) or sppmi (faster option, "
-                                 "less accurate; docs/netclass.md)"),
+    embedder: str = typer.Option("auto", help="auto (default: cbow, or gensim with --skipgram), cbow "
+                                 "(gensim's Word2Vec CBOW compiled with numba: the same vectors, faster), gensim or sppmi (faster option, less accurate; "
+                                 "docs/netclass.md)"),
     size: int = typer.Option(48, help="image side"),
     epochs: int = typer.Option(40),
     batch_size: int = typer.Option(20),
@@ -101,7 +102,8 @@ def image_cmd(
     walks_per_node: float = typer.Option(0.0, help="> 0: walks = this x nodes, replacing --n-walks"),
     size: int = typer.Option(48),
     skipgram: bool = typer.Option(False),
-    embedder: str = typer.Option("gensim", help="gensim (Word2Vec, official) or sppmi (faster option)"),
+    embedder: str = typer.Option("auto", help="auto (default: cbow, or gensim with --skipgram), cbow "
+                                 "(gensim's CBOW compiled), gensim or sppmi (faster option)"),
     directed: bool = typer.Option(False),
     seed: int = typer.Option(0),
     model: Optional[Path] = typer.Option(None, help="use a trained model's image settings"),

@@ -272,6 +272,10 @@ def featurise_many(items: Sequence[GraphSpec | nx.Graph], cfg: CNCImageConfig, w
     """`featurise` over many graphs, in ``workers`` processes (fork) when > 1. Order is kept."""
     args = [(it, cfg, seed + i, stats, edges, -1, alt_cfg) for i, it in enumerate(items)]
     wrap = progress or (lambda it, **kw: it)
+    if cfg.embedder == "cbow":  # compile (or load from numba's cache) once here, before the workers fork
+        from .cbow import warm_up
+
+        warm_up()
     if workers <= 1 or len(args) < 4:
         _init_worker()
         return [featurise(*a) for a in wrap(args, desc=desc, total=len(args))]

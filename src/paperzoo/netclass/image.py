@@ -66,10 +66,13 @@ class CNCImageConfig:
         fixed_extent: half-width of the fixed window in PCA units. Defaults to 3.0.
         weighted: weighted walks when the graph has a ``weight`` attribute. Defaults to True.
         workers: gensim threads per graph. Defaults to 1 (graphs run in parallel instead).
-        embedder: "gensim" (Word2Vec, official) or "sppmi" (an option, not the paper: the walks'
-            positive PMI matrix factorised by SVD, `sppmi.sppmi_embed`; several times faster but
-            measured less accurate; uses dim and window, ignores sg, negative, epochs and alpha).
-            Defaults to "gensim".
+        embedder: "gensim" (Word2Vec, official), "cbow" (gensim's CBOW algorithm and random streams
+            compiled with numba, `cbow.cbow_embed`: the same vectors up to float rounding, ~2.5x
+            faster measured; CBOW only, so sg must be 0) or "sppmi" (an option, not the paper: the
+            walks' positive PMI matrix factorised by SVD, `sppmi.sppmi_embed`; several times faster
+            but measured less accurate; uses dim and window, ignores sg, negative, epochs and alpha).
+            Defaults to "auto": "cbow" (the official Word2Vec CBOW computation, 2.6x faster than calling
+            gensim; ``tests/netclass/test_cbow.py`` checks it against gensim), or "gensim" when ``sg=1``.
     """
 
     n_walks: int = 10000
@@ -89,7 +92,10 @@ class CNCImageConfig:
     fixed_extent: float = 3.0
     weighted: bool = True
     workers: int = 1
-    embedder: str = "gensim"
+    embedder: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.embedder = resolve_embedder(self.embedder, self.sg)
 
     def validate(self) -> "CNCImageConfig":
         if self.normalise not in ("uniform", "density", "none"):
@@ -97,10 +103,13 @@ class CNCImageConfig:
         if self.extent not in ("minmax", "fixed") or not self.fixed_extent > 0:
             raise ConfigError(f"extent must be minmax or fixed (with fixed_extent > 0), got {self.extent!r}, "
                               f"{self.fixed_extent}")
-        if self.embedder not in ("gensim", "sppmi"):
-            raise ConfigError(f"embedder must be gensim (Word2Vec, official) or sppmi, got {self.embedder!r}")
+        if self.embedder not in ("gensim", "cbow", "sppmi"):
+            raise ConfigError(f"embedder must be gensim (Word2Vec, official), cbow (compiled gensim CBOW) or sppmi, "
+                              f"got {self.embedder!r}")
         if self.sg not in (0, 1):
             raise ConfigError(f"sg must be 0 (CBOW) or 1 (skip-gram), got {self.sg}")
+        if self.embedder == "cbow" and self.sg:
+            raise ConfigError("embedder cbow is CBOW only; use embedder=gensim (or auto) for skip-gram (sg=1)")
         if self.walks_per_node < 0:
             raise ConfigError(f"walks_per_node must be >= 0 (0 = fixed n_walks), got {self.walks_per_node}")
         if self.size < 4 or self.n_walks < 1 or self.walk_length < 2 or self.dim < 2 * self.channels:
@@ -111,8 +120,16 @@ class CNCImageConfig:
         return asdict(self)
 
 
+def resolve_embedder(embedder: str, sg: int) -> str:
+    """``"auto"`` -> ``"cbow"`` (gensim's CBOW compiled), or ``"gensim"`` for skip-gram (cbow is CBOW only)."""
+    if embedder == "auto":
+        return "gensim" if sg == 1 else "cbow"
+    return embedder
+
+
 def embed_walks(walks: np.ndarray, n_nodes: int, cfg: CNCImageConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Word2Vec (gensim 4 API) over the walks, or the SPPMI factorisation (`sppmi.sppmi_embed`) when
+    """Word2Vec (gensim 4 API) over the walks, its compiled CBOW equivalent (`cbow.cbow_embed`) when
+    ``cfg.embedder="cbow"``, or the SPPMI factorisation (`sppmi.sppmi_embed`) when
     ``cfg.embedder="sppmi"``. Returns (node ids that occur, their ``(k, dim)`` vectors).
 
     Cost: gensim's CBOW runs at ~1 microsecond of CPU per word and epoch at dim 20, so this stage is
@@ -129,6 +146,11 @@ def embed_walks(walks: np.ndarray, n_nodes: int, cfg: CNCImageConfig, seed: int 
         from .sppmi import sppmi_embed
 
         return sppmi_embed(walks, n_nodes, cfg.dim, cfg.window, seed=int(seed))
+    if cfg.embedder == "cbow":
+        from .cbow import cbow_embed
+
+        return cbow_embed(walks, n_nodes, dim=cfg.dim, window=cfg.window, negative=cfg.negative, epochs=cfg.epochs,
+                          alpha=cfg.alpha, seed=int(seed))
     import gc
 
     from gensim.models import Word2Vec

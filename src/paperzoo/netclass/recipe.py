@@ -20,6 +20,9 @@ ba_ws/ws_p, 10 walks per node instead of a fixed 10,000 per graph (the official 
 a fixed 1,000 walks at N=300 left Word2Vec under-trained and the images near noise), and more
 CNN epochs; all stated in the report. ``embedder="sppmi"`` (an option, not the paper) replaces
 Word2Vec by a PMI-matrix SVD (`sppmi`): ~10x faster, measured less accurate (docs/netclass.md).
+The default ``embedder="cbow"`` runs gensim's CBOW (the same algorithm and random streams) compiled
+with numba (`cbow`): the same vectors as gensim's up to float rounding, 2.6x faster;
+``embedder="gensim"`` calls gensim itself (and is used for skip-gram, ``sg=1``).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class NetclassConfig:
     channels: int = 1
     normalise: str = "uniform"
     canonical_sign: bool = False
-    embedder: str = "gensim"        # "sppmi": the fast SPPMI + SVD embedder (an option, not the paper)
+    embedder: str = "auto"          # auto = cbow (gensim's CBOW compiled, numba) or gensim when sg=1; "sppmi": not the paper
     # variant image for the 4-class task (not in the paper): fixed window instead of the per-image stretch
     four_variant: bool = True
     variant_extent: float = 3.0

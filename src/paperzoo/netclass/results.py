@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .data import TASK_CLASSES
+from .image import resolve_embedder
 
 VARIANT = "CNC-fixed"  # variant image (fixed window, 2 channels; not in the paper), 4-class task only
 METHODS = ("CNC", VARIANT, "stats+LR", "WL-SVM", "GIN")
@@ -147,17 +148,25 @@ def report_netclass(cfg, ctx, results: dict[str, list[dict]], robust: list[dict[
     if cfg.n_walks != 10000 or cfg.walks_per_node > 0 or cfg.train_per_class != 4000 or cfg.n_nodes != 1000:
         ctx.note(f"Deviation (scaled down for CPU minutes): {walks}, N={cfg.n_nodes} for BA vs WS (paper 1,000), {cfg.train_per_class} training "
                  f"graphs per class (paper 4,000), CNN trained {cfg.epochs} epochs of batch {cfg.batch_size} "
-                 f"(paper: 1 epoch of 80 steps of batch 100), random image flips {cfg.flip_augment} (not in the paper). Word2Vec costs ~45 ms CPU per 1,000 walks, so the "
-                 "embedding dominates the time.")
+                 f"(paper: 1 epoch of 80 steps of batch 100), random image flips {cfg.flip_augment} (not in the paper). The embedding dominates the time: "
+                 "~60 ms CPU per 1,000 walks with gensim, ~25 ms with the compiled cbow, ~5 ms with sppmi "
+                 "(benchmarks/bench_netclass.py).")
     if "four" in results and cfg.four_variant:
         ctx.note(f"{VARIANT} (a variant, not the paper's method; claims are tied to the paper's image): the same "
                  f"embedding rendered over a fixed window [-{cfg.variant_extent:g}, {cfg.variant_extent:g}] of PCA "
                  f"units instead of each image's own [min, max], with {cfg.variant_channels} channels (PC pairs 1-2, "
                  "3-4, ...). It keeps the embedding's absolute scale, which the official stretch removes; that scale "
                  "itself grows with N (Word2Vec spreads larger graphs wider), so it cannot fix the size shift.")
-    emb = (f"Word2Vec {'skip-gram' if cfg.sg else 'CBOW'} dim {cfg.dim} (gensim 4)" if cfg.embedder == "gensim" else
-           f"Deviation: embedder '{cfg.embedder}' (SPPMI matrix of the walks factorised by SVD, dim {cfg.dim}; "
-           "not the paper's Word2Vec, a faster option)")
+    embedder = resolve_embedder(cfg.embedder, cfg.sg)
+    if embedder == "gensim":
+        emb = f"Word2Vec {'skip-gram' if cfg.sg else 'CBOW'} dim {cfg.dim} (gensim 4)"
+    elif embedder == "cbow":
+        emb = (f"Word2Vec CBOW dim {cfg.dim}, embedder 'cbow': gensim 4's CBOW with negative sampling (same "
+               "vocabulary, down-sampling, windows, negative table, learning-rate schedule and random streams) "
+               "compiled with numba; equal to gensim's vectors up to float rounding")
+    else:
+        emb = (f"Deviation: embedder '{embedder}' (SPPMI matrix of the walks factorised by SVD, dim {cfg.dim}; "
+               "not the paper's Word2Vec, a faster option)")
     ctx.note(f"Image: {emb}, PCA to 2-D, {cfg.size}x{cfg.size} "
              f"histogram normalised '{cfg.normalise}' (official: raw counts); PCA sign canonicalised: {cfg.canonical_sign}.")
     fit = [f"{t}: train {100 * m[f'{t}_train_acc_CNC']:.1f} % / test "

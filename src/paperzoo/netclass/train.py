@@ -129,7 +129,7 @@ class CNCClassifier:
             meta = json.loads(meta_p.read_text(encoding="utf-8"))
             if meta.get("format") != "paperzoo-netclass/1":
                 raise KeyError("format")
-            icfg = CNCImageConfig(**meta["image"]).validate()
+            icfg = CNCImageConfig(**{"embedder": "gensim", **meta["image"]}).validate()  # older files: gensim
             c = dict(meta["cnn"])
             c["filters"] = tuple(c["filters"])
             model = CNC(CNCConfig(**c))
