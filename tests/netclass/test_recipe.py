@@ -15,6 +15,8 @@ def test_recipe_tiny(tmp_path):
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert all(isinstance(c["holds"], bool) for c in saved["claims"])
     assert (tmp_path / "cnc_images.png").is_file() and (tmp_path / "report.md").is_file()
+    # the report's cost line comes from this run's own measurement, not a constant
+    assert f"This run turned {int(m['graphs_featurised'])} graphs into images" in (tmp_path / "report.md").read_text()
 
 
 def test_recipe_tiny_four_class_reports_the_variant_beside_the_paper_image(tmp_path):

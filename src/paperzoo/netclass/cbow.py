@@ -1,4 +1,4 @@
-"""gensim's Word2Vec CBOW with negative sampling, compiled with numba (an optional CNC embedder).
+"""gensim's Word2Vec CBOW with negative sampling, compiled with numba (the default CNC embedder).
 
 CNC (Xin, Zhang, Shao, "Complex network classification with convolutional neural network",
 arXiv 1802.00539, 2018, Sec. 3; https://github.com/AXinx/cnc_2017) embeds the random walks with

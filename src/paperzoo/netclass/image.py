@@ -67,12 +67,12 @@ class CNCImageConfig:
         weighted: weighted walks when the graph has a ``weight`` attribute. Defaults to True.
         workers: gensim threads per graph. Defaults to 1 (graphs run in parallel instead).
         embedder: "gensim" (Word2Vec, official), "cbow" (gensim's CBOW algorithm and random streams
-            compiled with numba, `cbow.cbow_embed`: the same vectors up to float rounding, ~2.5x
-            faster measured; CBOW only, so sg must be 0) or "sppmi" (an option, not the paper: the
+            compiled with numba, `cbow.cbow_embed`: the same vectors up to float rounding, faster;
+            CBOW only, so sg must be 0) or "sppmi" (an option, not the paper: the
             walks' positive PMI matrix factorised by SVD, `sppmi.sppmi_embed`; several times faster
             but measured less accurate; uses dim and window, ignores sg, negative, epochs and alpha).
-            Defaults to "auto": "cbow" (the official Word2Vec CBOW computation, 2.6x faster than calling
-            gensim; ``tests/netclass/test_cbow.py`` checks it against gensim), or "gensim" when ``sg=1``.
+            Defaults to "auto": "cbow" (the official Word2Vec CBOW computation, 2.4-2.7x faster than
+            calling gensim, docs/netclass.md; ``tests/netclass/test_cbow.py`` checks it against gensim), or "gensim" when ``sg=1``.
     """
 
     n_walks: int = 10000

@@ -23,6 +23,16 @@ def _accs(results: list[dict], split: str, meth: str) -> list[float]:
     return [r["acc"][split][meth] for r in results if meth in r["acc"][split]]
 
 
+def _featurise_cost(cfg, m: dict) -> str:
+    """This run's measured graph -> image cost (the embedding dominates it; per-stage split: the benchmark)."""
+    n, sec = int(m.get("graphs_featurised", 0)), float(m.get("featurise_seconds", 0.0))
+    if not n:
+        return ""
+    return (f"This run turned {n} graphs into images in {sec:.1f} s wall ({1000 * sec / n:.0f} ms per graph, "
+            f"{cfg.workers} worker processes, embedder '{resolve_embedder(cfg.embedder, cfg.sg)}'); the embedding "
+            "is most of it (per-stage shares: benchmarks/bench_netclass.py).")
+
+
 def report_netclass(cfg, ctx, results: dict[str, list[dict]], robust: list[dict[int, float]],
                     examples: dict[str, dict[int, np.ndarray]], mean_std: Callable) -> None:
     import matplotlib.pyplot as plt
@@ -148,9 +158,7 @@ def report_netclass(cfg, ctx, results: dict[str, list[dict]], robust: list[dict[
     if cfg.n_walks != 10000 or cfg.walks_per_node > 0 or cfg.train_per_class != 4000 or cfg.n_nodes != 1000:
         ctx.note(f"Deviation (scaled down for CPU minutes): {walks}, N={cfg.n_nodes} for BA vs WS (paper 1,000), {cfg.train_per_class} training "
                  f"graphs per class (paper 4,000), CNN trained {cfg.epochs} epochs of batch {cfg.batch_size} "
-                 f"(paper: 1 epoch of 80 steps of batch 100), random image flips {cfg.flip_augment} (not in the paper). The embedding dominates the time: "
-                 "~60 ms CPU per 1,000 walks with gensim, ~25 ms with the compiled cbow, ~5 ms with sppmi "
-                 "(benchmarks/bench_netclass.py).")
+                 f"(paper: 1 epoch of 80 steps of batch 100), random image flips {cfg.flip_augment} (not in the paper). {_featurise_cost(cfg, ctx.metrics)}")
     if "four" in results and cfg.four_variant:
         ctx.note(f"{VARIANT} (a variant, not the paper's method; claims are tied to the paper's image): the same "
                  f"embedding rendered over a fixed window [-{cfg.variant_extent:g}, {cfg.variant_extent:g}] of PCA "
