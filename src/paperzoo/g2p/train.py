@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,6 +28,7 @@ from pathlib import Path
 import torch
 
 from ..engine import atomic_write_json, save_weights
+from ..errors import ConfigError, PaperzooError
 from .data import BOS, EOS, PAD, Lexicon, Vocab, bucket_batches, make_pairs, pad_batch
 from .metrics import wer_per
 from .model import G2PModelConfig, build_model, count_params, load_g2p, make_vocabs, save_g2p
@@ -153,7 +155,28 @@ def average_snapshots(paths: list[Path], cfg: G2PModelConfig):
     return model
 
 
+def check_same_split(meta: dict, seed: int, n_valid: int, init: str) -> None:
+    """A warm restart must keep the validation words of the run it continues: the seed also draws the
+    train/validation split, so another seed (or size) would train on earlier validation words and make
+    the validation WER, which picks the shipped weights, look better than it is."""
+    old = meta.get("train_settings") or {}
+    if "seed" in old and int(old["seed"]) != seed:
+        raise ConfigError(f"--init {init} was trained with --seed {old['seed']}; a warm restart must use the same "
+                          f"seed (it also draws the validation split), add --seed {old['seed']}")
+    valid = (meta.get("valid") or {}).get("words")
+    if valid is not None and int(valid) != n_valid:
+        raise ConfigError(f"--init {init} was validated on {valid} held-out words; use --n-valid {valid}")
+
+
 def main(argv: list[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except PaperzooError as e:  # a user mistake: one line, exit 2
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _main(argv: list[str] | None) -> None:
     from .data import load_split, train_valid_split
 
     ap = argparse.ArgumentParser(description="Train the S4 G2P Transformer on g014b2b.train (background job).")
@@ -171,15 +194,16 @@ def main(argv: list[str] | None = None) -> None:
     s = TrainSettings(**{f: getattr(a, f) for f in asdict(TrainSettings())})
     mcfg = G2PModelConfig(**{f: getattr(a, "model_" + f) for f in asdict(G2PModelConfig())})
     out = Path(a.out)
-    (out / "snapshots").mkdir(parents=True, exist_ok=True)
-    train_lex, _ = load_split()
-    train, valid = train_valid_split(train_lex, a.n_valid, seed=s.seed)
     torch.manual_seed(s.seed)
     if a.init:  # a warm restart: same split (same seed), new learning-rate schedule
-        model, mcfg, _ = load_g2p(a.init)
+        model, mcfg, meta = load_g2p(a.init)
+        check_same_split(meta, s.seed, a.n_valid, a.init)
         model.train()
     else:
         model = build_model(mcfg)
+    (out / "snapshots").mkdir(parents=True, exist_ok=True)
+    train_lex, _ = load_split()
+    train, valid = train_valid_split(train_lex, a.n_valid, seed=s.seed)
     atomic_write_json(out / "run.json", {"settings": asdict(s), "model": asdict(mcfg), "params": count_params(model),
                                         "init": a.init or None,
                                         "n_train_words": len(train), "n_valid_words": len(valid)})
