@@ -21,3 +21,7 @@ def test_tiny_quick_run_writes_claims(tmp_path):
     ids = {c["id"] for c in m["claims"]}
     assert {"beats_itq_16", "beats_itq_32", "quantisation_term"} <= ids
     assert 0 <= m["map_bcdh_16"] <= 100 and (out / "map_vs_bits.png").is_file() and (out / "model.safetensors").is_file()
+    # the paper-protocol row: ITQ on the untrained descriptors, with BCDH's paired gain over it
+    assert 0 <= m["map_itq_untrained_16"] <= 100
+    assert m["gain_vs_itq_untrained_16"] == pytest.approx(m["map_bcdh_16"] - m["map_itq_untrained_16"], abs=1e-2)
+    assert "ITQ untrained" in (out / "report.md").read_text()

@@ -39,6 +39,7 @@ from .data import PAIR_SOURCES, augment, eval_split, train_pairs
 from .losses import B_UPDATES, PairwiseBinaryConstrainedLoss, b_step, b_step_pairwise
 from .metrics import hamming_map, pr_curve, precision_within_radius
 from .model import HashNet, build_hash_net, check_bits, save_hash_model
+from .report import ITQ_UNTRAINED
 
 
 @dataclass
@@ -246,6 +247,12 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
                 _, pq0 = relaxed_codes(model, Xq)
                 _, pdb0 = relaxed_codes(model, Xdb)
                 phi_maps.setdefault("init", []).append(euclidean_map(pq0, pdb0, split))
+                if "ITQ" in baselines:  # the paper's protocol: shallow hashing of the descriptors the network starts from
+                    _, ptr0 = relaxed_codes(model, X)
+                    for b in cfg.bits:
+                        if b <= ptr0.shape[1]:
+                            h = make_baseline("ITQ", b, seed).fit(ptr0.numpy())
+                            add(ITQ_UNTRAINED, b, evaluate_codes(h.encode(pq0.numpy()), h.encode(pdb0.numpy()), split))
             curves.setdefault(name, []).append(
                 train_hash_net(cfg, ctx, model, X, tr.landmark, qidx, pidx, lam_v, seed, f"seed{i}/{name}"))
             Hq, phi_q = relaxed_codes(model, Xq)
