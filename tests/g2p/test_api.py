@@ -45,3 +45,25 @@ def test_evaluate_on_given_references(g2p):
     assert 0.0 <= m["wer"] <= 1.0 and m["words"] == 2 and m["words_per_sec"] > 0
     lex = g2p.evaluate(refs, use_lexicon=True)
     assert lex["wer"] == 0.0  # both words are in CMUdict with these pronunciations
+
+
+def test_beam_length_normalisation_comes_from_the_model_folder(tiny_model_dir, tmp_path, monkeypatch):
+    """ship.py stores the exponent chosen on validation words under "decode"; G2P.load uses it for beam search."""
+    import json
+    import shutil
+
+    import paperzoo.transformer.decode as decode
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, d)
+    cfg = json.loads((d / "config.json").read_text())
+    (d / "config.json").write_text(json.dumps({**cfg, "decode": {"beam": 4, "alpha": 0.0}}))
+    seen = []
+    real = decode.beam_search
+    monkeypatch.setattr(decode, "beam_search", lambda *a, **kw: seen.append(kw["alpha"]) or real(*a, **kw))
+    assert G2P.load(tiny_model_dir).alpha == 1.0  # no "decode" entry: the usual mean log-probability per token
+    g = G2P.load(d, use_lexicon=False)
+    assert g.alpha == 0.0
+    g.predict(["zyxorbia"], beam=3)
+    assert seen == [0.0]
+    assert G2P(g.model, alpha=0.5, meta=g.meta).alpha == 0.5  # an explicit value wins

@@ -38,13 +38,15 @@ class G2P:
     """Grapheme-to-phoneme converter. Build with :meth:`load`."""
 
     def __init__(self, model: torch.nn.Module, *, use_lexicon: bool = True, beam: int = 4, batch_size: int = 256,
-                 meta: dict | None = None):
+                 meta: dict | None = None, alpha: float | None = None):
         self.model = model.eval()
         self.src_v, self.tgt_v = make_vocabs()
         self.use_lexicon = use_lexicon
         self.beam = beam
         self.batch_size = batch_size
         self.meta = meta or {}
+        # beam search's length normalisation log P / |y|^alpha: the shipped model's was chosen on validation words
+        self.alpha = float(self.meta.get("decode", {}).get("alpha", 1.0)) if alpha is None else float(alpha)
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, use_lexicon: bool = True, beam: int = 4) -> G2P:
@@ -89,7 +91,7 @@ class G2P:
                 toks = [h.tokens for h in hyps]
             else:
                 toks = [h[0].tokens for h in beam_search(self.model, src, bos=BOS, eos=EOS, pad=PAD,
-                                                          max_len=max_len, beam=beam)]
+                                                          max_len=max_len, beam=beam, alpha=self.alpha)]
             for j, t in zip(idx, toks):
                 out[j] = self.tgt_v.decode(t)
         return out

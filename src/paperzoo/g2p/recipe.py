@@ -115,13 +115,13 @@ def _plot(ctx, v0, hist, title):
     ctx.savefig(fig, "training", title)
 
 
-def _score(model, cfg: G2PRecipeConfig, ctx, label: str) -> None:
+def _score(model, cfg: G2PRecipeConfig, ctx, label: str, meta: dict | None = None) -> None:
     from .api import G2P
 
     refs = load_split()[1]
     if cfg.test_words:
         refs = {w: refs[w] for w in sorted(refs)[: cfg.test_words]}
-    g = G2P(model, use_lexicon=False, batch_size=512)
+    g = G2P(model, use_lexicon=False, batch_size=512, meta=meta)
     greedy = g.evaluate(refs, beam=1)
     beam = g.evaluate(refs, beam=cfg.beam)
     n = count_params(model)
@@ -129,7 +129,8 @@ def _score(model, cfg: G2PRecipeConfig, ctx, label: str) -> None:
     m.update(test_wer=100 * beam["wer"], test_per=100 * beam["per"], test_wer_greedy=100 * greedy["wer"],
              test_per_greedy=100 * greedy["per"], params=float(n), words_per_sec_greedy=greedy["words_per_sec"],
              words_per_sec_beam=beam["words_per_sec"], test_words=float(beam["words"]))
-    rows = [{"system": f"ours, {label}, beam {cfg.beam}", "WER %": m["test_wer"], "PER %": m["test_per"]},
+    m["beam_alpha"] = g.alpha
+    rows = [{"system": f"ours, {label}, beam {cfg.beam} (α={g.alpha:g})", "WER %": m["test_wer"], "PER %": m["test_per"]},
             {"system": f"ours, {label}, greedy", "WER %": m["test_wer_greedy"], "PER %": m["test_per_greedy"]}]
     ctx.table(f"g014b2b test ({int(beam['words'])} words), stress-free ARPAbet", rows + PUBLISHED, floatfmt=".2f")
     full = int(beam["words"]) == 12000
@@ -179,7 +180,7 @@ def run(cfg: G2PRecipeConfig, ctx) -> None:
             for cid in ("wer_paper", "per_paper", "wer_g2p_seq2seq", "small"):
                 ctx.claim(cid, f"shipped model: {cid}", paper="see S4", ours="no shipped model", holds=False)
             return
-        _score(model, cfg, ctx, "shipped model")
+        _score(model, cfg, ctx, "shipped model", meta)
         ctx.note("The shipped model (paperzoo/g2p/weights, see its MODEL_CARD.md) was trained by "
                  "`python -m paperzoo.g2p.train` on g014b2b.train only; this run re-scores it from scratch.")
     elif trained is not None:

@@ -44,7 +44,7 @@ Interspeech 2019, arXiv 2004.06338. Trained by paperzoo's own code.
 | decoding | WER % | PER % | words/s (this machine, batched) |
 |---|---|---|---|
 | greedy | {g_wer:.2f} | {g_per:.2f} | {g_wps:.0f} |
-| beam {beam} (length-normalised) | {b_wer:.2f} | {b_per:.2f} | {b_wps:.0f} |
+| beam {beam} (score log P / len^{alpha:g}, exponent chosen on validation{alpha_note}) | {b_wer:.2f} | {b_per:.2f} | {b_wps:.0f} |
 
 Targets (paper level): WER <= 22.1 %, PER <= 5.3 % with <= 2 M parameters; g2p-seq2seq 20.6 %,
 Phonetisaurus 24.4 %. **Met: {met}.**
@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--average", type=int, default=3)
     ap.add_argument("--beam", type=int, default=4)
+    ap.add_argument("--alphas", type=float, nargs="+", default=[1.0, 0.5, 0.0],
+                    help="length-normalisation exponents tried for beam search on the validation words; the "
+                         "lowest validation WER wins (the first listed on a tie)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--command", default="")
     ap.add_argument("--caveats", default="")
@@ -93,7 +96,13 @@ def main(argv: list[str] | None = None) -> None:
     print({k: v for k, v in scores.items()}, "->", choice, flush=True)
 
     from .api import G2P
-    g = G2P(model, use_lexicon=False, batch_size=512)
+    alpha, by_alpha = 1.0, {}
+    if a.beam > 1:  # beam search's length normalisation, chosen on validation words like the weights
+        by_alpha = {al: G2P(model, use_lexicon=False, batch_size=512, alpha=al).evaluate(valid, beam=a.beam)["wer"]
+                    for al in a.alphas}
+        alpha = min(by_alpha, key=by_alpha.get)
+        print("validation beam WER by alpha", by_alpha, "->", alpha, flush=True)
+    g = G2P(model, use_lexicon=False, batch_size=512, alpha=alpha)
     greedy = g.evaluate(refs, beam=1)
     beam = g.evaluate(refs, beam=a.beam) if a.beam > 1 else greedy  # --beam 1: greedy only
     hist = meta.get("history", [])
@@ -103,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     card = CARD.format(
         n_valid=info["n_valid_words"], seed=s["seed"], n_train=info["n_train_words"], params=n, choice=choice,
         g_wer=100 * greedy["wer"], g_per=100 * greedy["per"], g_wps=greedy["words_per_sec"],
-        b_wer=100 * beam["wer"], b_per=100 * beam["per"], b_wps=beam["words_per_sec"], beam=a.beam,
+        b_wer=100 * beam["wer"], b_per=100 * beam["per"], b_wps=beam["words_per_sec"], beam=a.beam, alpha=alpha,
+        alpha_note=(": " + ", ".join(f"{k:g} -> {100 * v:.2f} %" for k, v in by_alpha.items())) if by_alpha else "",
         met="yes" if met else "NO (see caveats)", command=a.command or "(not recorded)",
         settings=", ".join(f"{k}={v}" for k, v in s.items()), steps=last["step"], epochs=last["epoch"],
         minutes=last["minutes"], v_wer=100 * scores[choice]["wer"], v_per=100 * scores[choice]["per"],
@@ -112,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         "test": {"wer_greedy": greedy["wer"], "per_greedy": greedy["per"], "wer_beam": beam["wer"],
                  "per_beam": beam["per"], "beam": a.beam},
         "valid": scores[choice], "choice": choice, "params": n, "train_settings": s,
+        "decode": {"beam": a.beam, "alpha": alpha, "valid_beam_wer_by_alpha": {str(k): v for k, v in by_alpha.items()}},
         "packaged": time.strftime("%Y-%m-%d")})
     (Path(a.out) / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     print(card)
