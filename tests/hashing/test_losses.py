@@ -129,3 +129,14 @@ def test_pairwise_b_step_without_pairs_is_sign():
     H = torch.tensor([[0.2, -0.1, 0.0], [-0.5, 0.3, 0.9]])
     assert torch.equal(b_step_pairwise(H, [], [], 0.1), b_step(H))
     assert torch.equal(b_step_pairwise(H, [0], [0], 0.1), b_step(H))  # a self-pair carries no constraint
+
+
+def test_code_statistics_terms_hand_values():
+    """UH-BDNN's independence ||H^T H/m - I||^2 and balance ||H^T 1/m||^2, halved, weighted, divided by L."""
+    crit = PairwiseBinaryConstrainedLoss(2)
+    orthogonal = torch.tensor([[1.0, 1.0], [1.0, -1.0]])   # H^T H / m = I; bit means (1, 0)
+    assert float(crit.code_statistics_term(orthogonal, 3.0, 0.0)) == pytest.approx(0.0)
+    assert float(crit.code_statistics_term(orthogonal, 0.0, 2.0)) == pytest.approx(0.5 * 2.0 * 1.0 / 2)
+    copied = torch.tensor([[1.0, 1.0], [1.0, 1.0]])        # H^T H / m - I = [[0, 1], [1, 0]]; means (1, 1)
+    assert float(crit.code_statistics_term(copied, 3.0, 2.0)) == pytest.approx((0.5 * 3.0 * 2 + 0.5 * 2.0 * 2) / 2)
+    assert float(crit.code_statistics_term(copied, 0.0, 0.0)) == 0.0

@@ -9,6 +9,8 @@ from paperzoo.runner import run_recipe
 def test_bad_config_rejected(tmp_path):
     with pytest.raises(ConfigError, match="multiple of 8"):
         run_recipe("hashing", "quick", tmp_path / "r", sets=["bits=12,16"])
+    with pytest.raises(ConfigError, match="independence and balance"):
+        run_recipe("hashing", "quick", tmp_path / "r2", sets=["independence=-1"])
 
 
 @pytest.mark.slow

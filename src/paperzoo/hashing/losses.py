@@ -23,6 +23,11 @@ Switchable alternatives (``distance`` / ``quantisation`` arguments):
     against sign(h) of the same forward pass (``b=None``: per-batch B-step), or lambda = 0 (none:
     relax, then sign at test time -- the paper's ablation).
 
+Optional UH-BDNN code-statistics terms (off by default; ``independence`` = lambda_3, ``balance`` = lambda_4 of
+UH-BDNN's objective, estimated on the relaxed codes H (m, L) of the images in a W-step batch):
+lambda_3/2 ||H^T H / m - I||^2 (bits uncorrelated, unit power) and lambda_4/2 ||H^T 1 / m||^2 (each bit
+balanced); `code_statistics_term`. Whether the paper keeps them is not confirmed.
+
 Deviation (scale only): the loss is averaged over pairs and divided by L so that lambda and the
 learning rate mean the same at every code length.
 """
@@ -130,6 +135,20 @@ class PairwiseBinaryConstrainedLoss(nn.Module):
         """lambda/2 ||h - b||^2 per row; b None: against sign(h) (per-batch B-step)."""
         b = b_step(h.detach()) if b is None else b
         return 0.5 * self.lam * (h - b).pow(2).sum(1)
+
+    def code_statistics_term(self, h: torch.Tensor, independence: float, balance: float) -> torch.Tensor:
+        """UH-BDNN's independence and balance terms on a batch of relaxed codes h (m, L), divided by L.
+
+        independence/2 ||h^T h / m - I||_F^2 + balance/2 ||h^T 1 / m||^2 (batch estimates; the means over the
+        batch stand for UH-BDNN's means over the training set)."""
+        m = h.shape[0]
+        eye = torch.eye(h.shape[1], dtype=h.dtype, device=h.device)
+        t = h.new_zeros(())
+        if independence:
+            t = t + 0.5 * independence * (h.T @ h / m - eye).pow(2).sum()
+        if balance:
+            t = t + 0.5 * balance * h.mean(0).pow(2).sum()
+        return t / self.bits
 
     def forward(self, hi: torch.Tensor, hj: torch.Tensor, s: torch.Tensor, bi: torch.Tensor | None = None,
                 bj: torch.Tensor | None = None) -> torch.Tensor:

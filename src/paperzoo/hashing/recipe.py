@@ -57,6 +57,8 @@ class HashingConfig:
     quantisation: str = "alternating"  # alternating (B-step per epoch) | per_batch | none
     b_update: str = "sign"         # B-step: sign (b = sign h, the reconstruction) | pairwise (similarity term on b, CCD)
     b_sweeps: int = 3              # coordinate-descent passes per B-step
+    independence: float = 0.0      # UH-BDNN's lambda_3: ||H^T H / m - I||^2 on each batch's codes (0 = off)
+    balance: float = 0.0           # UH-BDNN's lambda_4: ||H^T 1 / m||^2 on each batch's codes (0 = off)
     pair_source: str = "both"      # both | 3d | aug
     aug_both: bool = False         # aug pairs: augment the anchor too (two augmented views; full preset)
     negatives: str = "hard"        # hard | random
@@ -170,6 +172,8 @@ def train_hash_net(cfg: HashingConfig, ctx, model: HashNet, X: torch.Tensor, lan
                     loss = loss + crits[b](h[ii_t], h[jj_t], s_t, B[b][bi_t].to(dev), B[b][bj_t].to(dev))
                 else:  # per_batch: against sign(h) of this pass; none: lam = 0 makes the term vanish
                     loss = loss + crits[b](h[ii_t], h[jj_t], s_t)
+                if cfg.independence or cfg.balance:
+                    loss = loss + crits[b].code_statistics_term(h, cfg.independence, cfg.balance)
             opt.zero_grad()
             ctx.accelerator.backward(loss)
             opt.step()
@@ -204,6 +208,8 @@ def _check(cfg: HashingConfig) -> None:
         raise ConfigError(f"quantisation must be alternating, per_batch or none, got {cfg.quantisation!r}")
     if cfg.b_update not in B_UPDATES:
         raise ConfigError(f"b_update must be one of {', '.join(B_UPDATES)}, got {cfg.b_update!r}")
+    if cfg.independence < 0 or cfg.balance < 0:
+        raise ConfigError(f"independence and balance are weights >= 0, got {cfg.independence} and {cfg.balance}")
     if cfg.negatives not in ("hard", "random"):
         raise ConfigError(f"negatives must be hard or random, got {cfg.negatives!r}")
     for n in filter(None, cfg.baselines.split(",")):
