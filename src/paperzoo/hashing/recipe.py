@@ -287,7 +287,7 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
 
 @register_recipe("hashing", config=HashingConfig, presets={
     "quick": dict(arch="small", width=16, imsize=32, epochs=6, qsize=128, batch_size=8, nnum=5, lr=3e-3,
-                  seeds=3, ablation=True),
+                  seeds=5, ablation=True),
     "full": dict(pair_source="aug", aug_both=True, negatives="random", ablation=False, seeds=1),
 })
 def run(cfg: HashingConfig, ctx) -> None:
