@@ -26,4 +26,9 @@ def test_tiny_quick_run_writes_claims(tmp_path):
     # the paper-protocol row: ITQ on the untrained descriptors, with BCDH's paired gain over it
     assert 0 <= m["map_itq_untrained_16"] <= 100
     assert m["gain_vs_itq_untrained_16"] == pytest.approx(m["map_bcdh_16"] - m["map_itq_untrained_16"], abs=1e-2)
-    assert "ITQ untrained" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "ITQ untrained" in report
+    # the notes' sizes are this run's: 3 landmarks x 3 queries, 1 epoch of 16 tuples in batches of 8
+    assert m["n_queries"] == 9 and m["max_w_steps_per_run"] == 2 and m["descriptor_dim"] > 0
+    if any(not c["holds"] for c in m["claims"] if c["id"].startswith("beats_itq")):
+        assert f"{m['n_queries']} queries x {int(m['n_database'])} database images and at most 2 W-steps" in report

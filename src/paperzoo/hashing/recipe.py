@@ -231,6 +231,7 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
     m["n_train_images"], m["n_train_pairs"] = len(tr), len(qidx)
     m["n_queries"], m["n_database"] = len(split.query_images), len(split.db_images)
     m["mean_relevant_per_query"] = float(split.relevant.sum(1).mean())
+    m["max_w_steps_per_run"] = cfg.epochs * -(-min(cfg.qsize, len(qidx)) // cfg.batch_size)  # tuples without negatives drop out
     X = torch.as_tensor(tr.images)
     Xq, Xdb = torch.as_tensor(split.query_images), torch.as_tensor(split.db_images)
     lam = cfg.lam if cfg.quantisation != "none" else 0.0
@@ -269,6 +270,7 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
             phi_maps.setdefault(name, []).append(euclidean_map(phi_q, phi_db, split))
             if name == "BCDH":
                 _, phi_tr = relaxed_codes(model, X)
+                m["descriptor_dim"] = int(phi_tr.shape[1])
                 for bl in baselines:
                     for b in cfg.bits:
                         if b > phi_tr.shape[1] and bl != "LSH":

@@ -87,11 +87,13 @@ def report_quick(cfg, ctx, res: dict, qerr: dict, curves: dict, *, data_label: s
                  ", ".join(c.id.split("_")[-1] for c in fails) + " bits (ITQ hashes the same trained descriptors).")
     if fails and quick_notes:
         ctx.note("Deep hash vs ITQ misses the +3 mAP target at " + ", ".join(c.id.split("_")[-1] for c in fails) +
-                 " bits. ITQ hashes the trained network's own GeM descriptors (64-d for the small CNN), which the "
-                 "pairwise loss has already shaped end to end; the deep hash layer is linear on the same descriptor, "
-                 "so at 64 bits ITQ is a rotation of the full descriptor and the two can differ only in the rotation "
-                 "and thresholds. With 36 queries x 228 database images and ~100 W-steps per run the seed spread "
-                 "(see the table) is as large as the targets.")
+                 f" bits. ITQ hashes the trained network's own GeM descriptors ({m.get('descriptor_dim', '?')}-d here), "
+                 "which the pairwise loss has already shaped end to end; the deep hash layer is linear on the same "
+                 "descriptor, so at a code length equal to the descriptor's dimension ITQ is a rotation of the full "
+                 "descriptor and the two can differ only in the rotation and thresholds. With "
+                 f"{m.get('n_queries', '?')} queries x {m.get('n_database', '?')} database images and at most "
+                 f"{m.get('max_w_steps_per_run', '?')} W-steps per run the seed spread (see the table) is as large "
+                 "as the targets.")
     untrained = [b for b in bits if _maps(res, ITQ_UNTRAINED, b)]
     if untrained:
         gaps = []
