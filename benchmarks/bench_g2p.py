@@ -9,8 +9,13 @@ describe. Note: g2p_en was trained on nearly all of CMUdict, so its error on the
 optimistic (many are in its training data); ours never saw them.
 
     .venv/bin/pip install --no-deps g2p-en
-    .venv/bin/python benchmarks/bench_g2p.py [--words 2000] [--threads 1] [--model DIR] [--clock wall|cpu]
+    .venv/bin/python benchmarks/bench_g2p.py [--words 2000] [--threads 1 0] [--model DIR] [--clock wall|cpu]
         [--repeat N]
+
+``--threads`` lists torch thread counts for our rows (0 = torch's default, every usable CPU); g2p_en runs
+as it ships (NumPy, one word at a time: its per-word matrix-vector products do not use more than one
+core). The same-thread ratio (ours on 1 thread) and the default-threads ratio (both as they ship) are
+printed separately; use ``--clock wall`` for rows on more than one thread.
 
 ``--clock cpu`` times with the process CPU time (``time.process_time``) instead of the wall clock, so
 other processes on a shared machine do not count (cache contention still does); ``--repeat N`` runs
@@ -61,7 +66,7 @@ def load_g2p_en():
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--words", type=int, default=2000, help="how many g014b2b test words (0 = all 12,000)")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 0], help="torch threads for our rows; 0 = default")
     ap.add_argument("--beam", type=int, default=4)
     ap.add_argument("--model", default=None, help="model folder (default: the shipped weights)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -76,7 +81,8 @@ def main() -> None:
     from paperzoo.g2p.data import load_split, strip_stress
     from paperzoo.g2p.metrics import wer_per
 
-    torch.set_num_threads(a.threads)
+    default_threads = torch.get_num_threads()
+    threads = list(dict.fromkeys(t or default_threads for t in a.threads))
     refs = load_split()[1]
     words = sorted(refs)
     if a.words:
@@ -84,8 +90,17 @@ def main() -> None:
     refs = {w: refs[w] for w in words}
     ours = G2P.load(a.model, use_lexicon=False)
     ge = load_g2p_en()
-    systems = [("ours greedy (batched)", lambda: ours.predict_model(words, beam=1)),
-               (f"ours beam {a.beam} (batched)", lambda: ours.predict_model(words, beam=a.beam))]
+
+    def on(n: int, fn):
+        def timed_fn():
+            torch.set_num_threads(n)
+            return fn()
+        return timed_fn
+
+    systems = []
+    for n in threads:
+        systems += [(f"ours greedy (batched), {n} thr", on(n, lambda: ours.predict_model(words, beam=1))),
+                    (f"ours beam {a.beam} (batched), {n} thr", on(n, lambda: ours.predict_model(words, beam=a.beam)))]
     if ge is None:
         print("g2p_en is not installed: `.venv/bin/pip install --no-deps g2p-en` to compare")
     else:
@@ -99,11 +114,11 @@ def main() -> None:
             best[i] = min(best[i], clock() - t)
     rows = [(label, len(words) / dt, wer_per(dict(zip(words, hyp)), refs))
             for (label, _), dt, hyp in zip(systems, best, hyps)]
-    print(f"{len(words)} g014b2b test words, torch threads {a.threads}, params ours {ours.params:,}, "
+    print(f"{len(words)} g014b2b test words, torch threads {threads} (default {default_threads}), params ours {ours.params:,}, "
           f"clock {a.clock}, best of {max(1, a.repeat)}")
-    print(f"{'system':34s} {'words/s':>9s} {'WER %':>7s} {'PER %':>7s}")
+    print(f"{'system':40s} {'words/s':>9s} {'WER %':>7s} {'PER %':>7s}")
     for label, wps, m in rows:
-        print(f"{label:34s} {wps:9.0f} {100 * m['wer']:7.2f} {100 * m['per']:7.2f}")
+        print(f"{label:40s} {wps:9.0f} {100 * m['wer']:7.2f} {100 * m['per']:7.2f}")
     if ge is not None:
         base = rows[-1]
         for label, wps, m in rows[:-1]:
