@@ -1,6 +1,7 @@
 """`python -m paperzoo.g2p.train`: a warm restart must keep the validation split of the run it continues."""
 
 import pytest
+import torch
 
 from paperzoo.errors import ConfigError
 from paperzoo.g2p.api import WEIGHTS_DIR
@@ -28,3 +29,63 @@ def test_cli_refuses_other_seed_with_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "--seed 0" in err and "\n" not in err
     assert not out.exists()  # nothing written before the check
+
+
+def _tiny_run(tmp_path, name: str, order_seed: int, init: str = "w", seed: int = 0):
+    """A two-step run of the tiny model; returns (run folder, its weights)."""
+    import json
+
+    from paperzoo.g2p.model import build_model, save_g2p
+    from paperzoo.g2p.train import TrainSettings, train_g2p
+
+    from .conftest import TINY
+
+    lex = {w: [list(p)] for w, p in [("CAT", ["K", "AE", "T"]), ("DOG", ["D", "AO", "G"]), ("BAT", ["B", "AE", "T"]),
+                                      ("TOP", ["T", "AA", "P"]), ("POT", ["P", "AA", "T"]), ("GOD", ["G", "AA", "D"])]}
+    torch.manual_seed(0)
+    model = build_model(TINY)
+    s = TrainSettings(lr=1e-2, warmup=1, max_steps=4, batch_tokens=8, eval_every=100, order_seed=order_seed,
+                      seed=seed)
+    train_g2p(model, lex, {"CAT": [["K", "AE", "T"]]}, s)
+    run = tmp_path / name
+    save_g2p(model, run / "final", TINY)
+    (run / "run.json").write_text(json.dumps({"settings": {"seed": seed}, "model": TINY.__dict__, "init": init,
+                                              "n_valid_words": 1}))
+    return run, {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_order_seed_changes_batch_order_but_not_the_split(tmp_path):
+    _, a = _tiny_run(tmp_path, "a", order_seed=-1)
+    _, same = _tiny_run(tmp_path, "b", order_seed=0)  # -1 means "the split seed"
+    _, other = _tiny_run(tmp_path, "c", order_seed=1)
+    assert all((a[k] == same[k]).all() for k in a)
+    assert any(not (a[k] == other[k]).all() for k in a)
+
+
+def test_soup_averages_runs_from_the_same_start_only(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    from paperzoo.g2p.ship import main as ship_main
+    from paperzoo.g2p.ship import soup_runs
+    from paperzoo.g2p.train import average_snapshots
+
+    from .conftest import TINY
+
+    r1, w1 = _tiny_run(tmp_path, "r1", order_seed=-1)
+    r2, w2 = _tiny_run(tmp_path, "r2", order_seed=1)
+    assert soup_runs(r1, [str(r2)]) == [r1, r2]
+    soup = average_snapshots([r / "final" / "model.safetensors" for r in (r1, r2)], TINY).state_dict()
+    stored = load_file(str(r1 / "final" / "model.safetensors"))
+    for k in stored:  # the element-wise mean of the two runs' weights
+        assert torch.allclose(soup[k], (w1[k] + w2[k]) / 2)
+    r3, _ = _tiny_run(tmp_path, "r3", order_seed=1, init="elsewhere")
+    with pytest.raises(ConfigError, match="starting weights"):
+        soup_runs(r1, [str(r3)])
+    r4, _ = _tiny_run(tmp_path, "r4", order_seed=1, seed=3)
+    with pytest.raises(ConfigError, match="--seed"):
+        soup_runs(r1, [str(r4)])
+    with pytest.raises(SystemExit) as e:  # the CLI: one line, exit 2, before any evaluation
+        ship_main(["--run", str(r1), "--out", str(tmp_path / "out"), "--soup", str(r3)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --soup") and "\n" not in err

@@ -1,9 +1,12 @@
 """Package a background training run (``python -m paperzoo.g2p.train --out RUN``) as the shipped model.
 
-    python -m paperzoo.g2p.ship --run RUN --out src/paperzoo/g2p/weights [--average 3]
+    python -m paperzoo.g2p.ship --run RUN --out src/paperzoo/g2p/weights [--average 3 5] [--soup RUN2 ...]
 
-Chooses between the final weights and the average of the last ``--average`` snapshots by greedy
-WER on the run's validation words (held out from g014b2b.train, never the test set), then scores
+Chooses among the final weights, the averages of the last ``--average`` snapshots and, with ``--soup``,
+the other runs' final weights and the uniform weight average ("model soup", Wortsman et al., ICML 2022)
+of runs warm-started from the same model on the same split (``train.py --order-seed`` gives them other
+batch orders), by greedy WER on the runs' validation words (held out from g014b2b.train, never the
+test set), then scores
 the choice once on the 12,000 g014b2b test words (greedy and beam) and writes ``model.safetensors``,
 ``config.json`` and ``MODEL_CARD.md`` with the measured numbers and the exact training command.
 """
@@ -12,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import torch
 
+from ..errors import ConfigError, PaperzooError
 from .data import load_split, train_valid_split
 from .model import G2PModelConfig, count_params, load_g2p, make_vocabs, save_g2p
 from .train import average_snapshots, evaluate_greedy
@@ -63,11 +68,37 @@ then `python -m paperzoo.g2p.ship --run RUN --out src/paperzoo/g2p/weights`.
 """
 
 
+def soup_runs(run: Path, others: list[str]) -> list[Path]:
+    """The runs of a weight soup; they must share the starting weights, the architecture and the split."""
+    runs = [run] + [Path(o) for o in others]
+    infos = [json.loads((r / "run.json").read_text()) for r in runs]
+    for r, i in zip(runs[1:], infos[1:]):
+        for key, what in (("init", "starting weights (--init)"), ("model", "architecture"),
+                          ("n_valid_words", "validation size")):
+            if i.get(key) != infos[0].get(key):
+                raise ConfigError(f"--soup {r}: another {what} than {run}; a soup averages runs from the same start")
+        if i["settings"]["seed"] != infos[0]["settings"]["seed"]:
+            raise ConfigError(f"--soup {r}: another --seed (validation split) than {run}; use runs with the same seed")
+    if len(runs) > 1 and not infos[0].get("init"):
+        raise ConfigError(f"--soup needs warm-started runs (train.py --init): {run} started from random weights")
+    return runs
+
+
 def main(argv: list[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except (PaperzooError, FileNotFoundError) as e:  # a user mistake: one line, exit 2
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _main(argv: list[str] | None) -> None:
     ap = argparse.ArgumentParser(description="Package a paperzoo.g2p.train run as the shipped model.")
     ap.add_argument("--run", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--average", type=int, default=3)
+    ap.add_argument("--average", type=int, nargs="+", default=[3], help="checkpoint averages tried: last N snapshots")
+    ap.add_argument("--soup", nargs="*", default=[], help="other runs from the same --init, seed and split: their "
+                                                          "final weights and the soup of all runs are candidates too")
     ap.add_argument("--beam", type=int, default=4)
     ap.add_argument("--alphas", type=float, nargs="+", default=[1.0, 0.5, 0.0],
                     help="length-normalisation exponents tried for beam search on the validation words; the "
@@ -85,11 +116,18 @@ def main(argv: list[str] | None = None) -> None:
     train_lex, refs = load_split()
     _, valid = train_valid_split(train_lex, info["n_valid_words"], seed=s["seed"])
     src_v, tgt_v = make_vocabs()
+    runs = soup_runs(run, a.soup)
     final, _, meta = load_g2p(run / "final")
     cands = {"final weights": final}
-    snaps = sorted((run / "snapshots").glob("step*.safetensors"))[-a.average:]
-    if len(snaps) > 1:
-        cands[f"average of snapshots {', '.join(p.stem for p in snaps)}"] = average_snapshots(snaps, mcfg)
+    for n in a.average:
+        snaps = sorted((run / "snapshots").glob("step*.safetensors"))[-n:]
+        if len(snaps) > 1:
+            cands[f"average of snapshots {', '.join(p.stem for p in snaps)}"] = average_snapshots(snaps, mcfg)
+    if len(runs) > 1:
+        for r in runs[1:]:
+            cands[f"final weights of {r.name}"] = load_g2p(r / "final")[0]
+        cands[f"soup: mean of the final weights of {', '.join(r.name for r in runs)}"] = average_snapshots(
+            [r / "final" / "model.safetensors" for r in runs], mcfg)
     scores = {k: evaluate_greedy(m, valid, src_v, tgt_v) for k, m in cands.items()}
     choice = min(scores, key=lambda k: scores[k]["wer"])
     model = cands[choice]

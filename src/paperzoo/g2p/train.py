@@ -48,7 +48,8 @@ class TrainSettings:
     eval_every: int = 500
     n_eval: int = 1000
     snapshot_every: int = 0  # 0: no snapshots
-    seed: int = 0
+    seed: int = 0  # draws the train/validation split (and, unless order_seed is set, batch order and dropout)
+    order_seed: int = -1  # >= 0: another batch order and dropout draw on the same split (e.g. runs for a weight soup)
 
 
 def encode_words(words: list[str], src_v: Vocab) -> torch.Tensor:
@@ -88,8 +89,9 @@ def train_g2p(model, train: Lexicon, valid: Lexicon, s: TrainSettings, *, snapsh
     """Train ``model`` in place; returns the history (one dict per evaluation)."""
     src_v, tgt_v = make_vocabs()
     pairs = [(src_v.encode(list(w)), tgt_v.encode(p)) for w, p in make_pairs(train)]
-    rng = random.Random(s.seed)
-    torch.manual_seed(s.seed)
+    order = s.seed if s.order_seed < 0 else s.order_seed
+    rng = random.Random(order)
+    torch.manual_seed(order)
     valid_words = sorted(valid)
     random.Random(s.seed + 1).shuffle(valid_words)
     valid_eval = {w: valid[w] for w in valid_words[: s.n_eval]}
