@@ -2,7 +2,7 @@
 
     python -m paperzoo.g2p.ship --run RUN --out src/paperzoo/g2p/weights [--average 3 5] [--soup RUN2 ...]
 
-Chooses among the final weights, the averages of the last ``--average`` snapshots and, with ``--soup``,
+Chooses (lowest validation WER, then PER) among the final weights, the averages of the last ``--average`` snapshots and, with ``--soup``,
 the other runs' final weights and the uniform weight average ("model soup", Wortsman et al., ICML 2022)
 of runs warm-started from the same model on the same split (``train.py --order-seed`` gives them other
 batch orders), by greedy WER on the runs' validation words (held out from g014b2b.train, never the
@@ -128,8 +128,13 @@ def _main(argv: list[str] | None) -> None:
             cands[f"final weights of {r.name}"] = load_g2p(r / "final")[0]
         cands[f"soup: mean of the final weights of {', '.join(r.name for r in runs)}"] = average_snapshots(
             [r / "final" / "model.safetensors" for r in runs], mcfg)
+        for n in a.average:  # each run's checkpoint average, then the soup of those (equal weights per run)
+            per_run = [sorted((r / "snapshots").glob("step*.safetensors"))[-n:] for r in runs]
+            if n > 1 and len({len(p) for p in per_run}) == 1 and per_run[0]:
+                cands[f"soup of the last {n} snapshots of {', '.join(r.name for r in runs)}"] = average_snapshots(
+                    [p for ps in per_run for p in ps], mcfg)
     scores = {k: evaluate_greedy(m, valid, src_v, tgt_v) for k, m in cands.items()}
-    choice = min(scores, key=lambda k: scores[k]["wer"])
+    choice = min(scores, key=lambda k: (scores[k]["wer"], scores[k]["per"]))  # PER breaks WER ties
     model = cands[choice]
     print({k: v for k, v in scores.items()}, "->", choice, flush=True)
 
