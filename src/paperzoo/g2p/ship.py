@@ -2,13 +2,13 @@
 
     python -m paperzoo.g2p.ship --run RUN --out src/paperzoo/g2p/weights [--average 3 5] [--soup RUN2 ...]
 
-Chooses (lowest validation WER, then PER) among the final weights, the averages of the last ``--average`` snapshots and, with ``--soup``,
-the other runs' final weights and the uniform weight average ("model soup", Wortsman et al., ICML 2022)
-of runs warm-started from the same model on the same split (``train.py --order-seed`` gives them other
-batch orders), by greedy WER on the runs' validation words (held out from g014b2b.train, never the
-test set), then scores
-the choice once on the 12,000 g014b2b test words (greedy and beam) and writes ``model.safetensors``,
-``config.json`` and ``MODEL_CARD.md`` with the measured numbers and the exact training command.
+Chooses, by greedy WER on the runs' validation words (held out from g014b2b.train, never the test
+set; PER breaks ties), among the final weights, the averages of the last ``--average`` snapshots and,
+with ``--soup``, the other runs' final weights and uniform weight averages ("model soup", Wortsman et
+al., ICML 2022) of runs warm-started from the same model on the same split (``train.py --order-seed``
+gives them other batch orders). Then scores the choice once on the 12,000 g014b2b test words (greedy
+and beam) and writes ``model.safetensors``, ``config.json`` and ``MODEL_CARD.md`` with the measured
+numbers and the exact training command.
 """
 
 from __future__ import annotations
