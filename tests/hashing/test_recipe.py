@@ -33,5 +33,5 @@ def test_tiny_quick_run_writes_claims(tmp_path):
     if any(not c["holds"] for c in m["claims"] if c["id"].startswith("beats_itq")):
         assert f"{m['n_queries']} queries x {int(m['n_database'])} database images and at most 2 W-steps" in report
         # headroom: the un-hashed descriptors' Euclidean mAP minus ITQ's, from this run's own metrics
-        assert f"reach {m['phi_map']:.1f} mAP, above ITQ's codes by {m['phi_map'] - m['map_itq_16']:+.1f} at 16 bits" \
+        assert f"reach {m['phi_map']:.1f} mAP, above ITQ's codes by {m['phi_map'] - m['map_itq_16']:+.1f} mAP at 16 bits" \
             in report

@@ -98,7 +98,7 @@ def report_quick(cfg, ctx, res: dict, qerr: dict, curves: dict, *, data_label: s
             gaps = {b: m["phi_map"] - np.mean(_maps(res, "ITQ", b)) for b in bits if _maps(res, "ITQ", b)}
             ctx.note(f"Headroom: the same trained GeM descriptors ranked by Euclidean distance (no hashing) reach "
                      f"{m['phi_map']:.1f} mAP, above ITQ's codes by "
-                     + "; ".join(f"{g:+.1f} at {b} bits" for b, g in gaps.items()) + " mAP"
+                     + "; ".join(f"{g:+.1f} mAP at {b} bits" for b, g in gaps.items())
                      + (": ITQ + 3 asks the deep hash codes to rank about as well as, or better than, the "
                         "real-valued descriptor they are computed from." if gaps and max(gaps.values()) < 4 else "."))
     untrained = [b for b in bits if _maps(res, ITQ_UNTRAINED, b)]
