@@ -31,7 +31,7 @@ def test_cli_refuses_other_seed_with_one_line_and_exit_2(tmp_path, capsys):
     assert not out.exists()  # nothing written before the check
 
 
-def _tiny_run(tmp_path, name: str, order_seed: int, init: str = "w", seed: int = 0):
+def _tiny_run(tmp_path, name: str, order_seed: int, init: str = "w", seed: int = 0, digest: str | None = None):
     """A two-step run of the tiny model; returns (run folder, its weights)."""
     import json
 
@@ -50,7 +50,7 @@ def _tiny_run(tmp_path, name: str, order_seed: int, init: str = "w", seed: int =
     run = tmp_path / name
     save_g2p(model, run / "final", TINY)
     (run / "run.json").write_text(json.dumps({"settings": {"seed": seed}, "model": TINY.__dict__, "init": init,
-                                              "n_valid_words": 1}))
+                                              "init_sha256": digest, "n_valid_words": 1}))
     return run, {k: v.clone() for k, v in model.state_dict().items()}
 
 
@@ -84,8 +84,23 @@ def test_soup_averages_runs_from_the_same_start_only(tmp_path, capsys):
     r4, _ = _tiny_run(tmp_path, "r4", order_seed=1, seed=3)
     with pytest.raises(ConfigError, match="--seed"):
         soup_runs(r1, [str(r4)])
+    r5, _ = _tiny_run(tmp_path, "r5", order_seed=1, digest="ab")  # same --init path, other contents
+    r6, _ = _tiny_run(tmp_path, "r6", order_seed=2, digest="cd")
+    with pytest.raises(ConfigError, match="other contents"):
+        soup_runs(r5, [str(r6)])
+    assert soup_runs(r1, [str(r5)]) == [r1, r5]  # a run without a digest (older format) is compared by path
     with pytest.raises(SystemExit) as e:  # the CLI: one line, exit 2, before any evaluation
         ship_main(["--run", str(r1), "--out", str(tmp_path / "out"), "--soup", str(r3)])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --soup") and "\n" not in err
+
+
+def test_run_json_records_the_starting_weights_digest(tiny_model_dir):
+    import hashlib
+
+    from paperzoo.g2p.train import init_digest
+
+    assert init_digest("") is None
+    assert init_digest(str(tiny_model_dir)) == hashlib.sha256((tiny_model_dir / "model.safetensors").read_bytes()
+                                                              ).hexdigest()

@@ -77,6 +77,10 @@ def soup_runs(run: Path, others: list[str]) -> list[Path]:
                           ("n_valid_words", "validation size")):
             if i.get(key) != infos[0].get(key):
                 raise ConfigError(f"--soup {r}: another {what} than {run}; a soup averages runs from the same start")
+        digests = {i.get("init_sha256"), infos[0].get("init_sha256")}
+        if len(digests) > 1 and None not in digests:  # older runs record only the --init path
+            raise ConfigError(f"--soup {r}: its starting weights differ from {run}'s (same --init path, other "
+                              "contents); a soup averages runs from the same start")
         if i["settings"]["seed"] != infos[0]["settings"]["seed"]:
             raise ConfigError(f"--soup {r}: another --seed (validation split) than {run}; use runs with the same seed")
     if len(runs) > 1 and not infos[0].get("init"):

@@ -157,6 +157,15 @@ def average_snapshots(paths: list[Path], cfg: G2PModelConfig):
     return model
 
 
+def init_digest(init: str) -> str | None:
+    """SHA-256 of the starting weights: a path like src/paperzoo/g2p/weights names other weights once reshipped."""
+    if not init:
+        return None
+    import hashlib
+
+    return hashlib.sha256((Path(init) / "model.safetensors").read_bytes()).hexdigest()
+
+
 def check_same_split(meta: dict, seed: int, n_valid: int, init: str) -> None:
     """A warm restart must keep the validation words of the run it continues: the seed also draws the
     train/validation split, so another seed (or size) would train on earlier validation words and make
@@ -207,7 +216,7 @@ def _main(argv: list[str] | None) -> None:
     train_lex, _ = load_split()
     train, valid = train_valid_split(train_lex, a.n_valid, seed=s.seed)
     atomic_write_json(out / "run.json", {"settings": asdict(s), "model": asdict(mcfg), "params": count_params(model),
-                                        "init": a.init or None,
+                                        "init": a.init or None, "init_sha256": init_digest(a.init),
                                         "n_train_words": len(train), "n_valid_words": len(valid)})
     print(f"params {count_params(model)}, train words {len(train)}, valid {len(valid)}", flush=True)
     hist = train_g2p(model, train, valid, s, snapshot_dir=out / "snapshots",
