@@ -86,14 +86,19 @@ def test_soup_averages_runs_from_the_same_start_only(tmp_path, capsys):
         soup_runs(r1, [str(r4)])
     r5, _ = _tiny_run(tmp_path, "r5", order_seed=1, digest="ab")  # same --init path, other contents
     r6, _ = _tiny_run(tmp_path, "r6", order_seed=2, digest="cd")
-    with pytest.raises(ConfigError, match="other contents"):
+    with pytest.raises(ConfigError, match="starting weights"):
         soup_runs(r5, [str(r6)])
     assert soup_runs(r1, [str(r5)]) == [r1, r5]  # a run without a digest (older format) is compared by path
+    r7, _ = _tiny_run(tmp_path, "r7", order_seed=2, init="copy/of/w", digest="ab")  # same contents, other path
+    assert soup_runs(r5, [str(r7)]) == [r5, r7]
     with pytest.raises(SystemExit) as e:  # the CLI: one line, exit 2, before any evaluation
         ship_main(["--run", str(r1), "--out", str(tmp_path / "out"), "--soup", str(r3)])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --soup") and "\n" not in err
+    with pytest.raises(SystemExit) as e:  # not a training run folder
+        ship_main(["--run", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
+    assert e.value.code == 2 and "has no run.json" in capsys.readouterr().err
 
 
 def test_run_json_records_the_starting_weights_digest(tiny_model_dir):

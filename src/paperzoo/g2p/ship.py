@@ -68,19 +68,28 @@ then `python -m paperzoo.g2p.ship --run RUN --out src/paperzoo/g2p/weights`.
 """
 
 
+def _same_start(a: dict, b: dict) -> bool:
+    """Same starting weights: by SHA-256 when both runs recorded it (a path such as src/paperzoo/g2p/weights
+    holds other weights after each reship), else by the --init path (runs from before the digest)."""
+    if a.get("init_sha256") and b.get("init_sha256"):
+        return a["init_sha256"] == b["init_sha256"]
+    return a.get("init") == b.get("init")
+
+
 def soup_runs(run: Path, others: list[str]) -> list[Path]:
     """The runs of a weight soup; they must share the starting weights, the architecture and the split."""
     runs = [run] + [Path(o) for o in others]
+    for r in runs:
+        if not (r / "run.json").is_file():
+            raise ConfigError(f"{r} has no run.json: give a folder written by python -m paperzoo.g2p.train --out")
     infos = [json.loads((r / "run.json").read_text()) for r in runs]
     for r, i in zip(runs[1:], infos[1:]):
-        for key, what in (("init", "starting weights (--init)"), ("model", "architecture"),
-                          ("n_valid_words", "validation size")):
+        if not _same_start(i, infos[0]):
+            raise ConfigError(f"--soup {r}: other starting weights (--init) than {run}; a soup averages runs from "
+                              "the same start")
+        for key, what in (("model", "architecture"), ("n_valid_words", "validation size")):
             if i.get(key) != infos[0].get(key):
                 raise ConfigError(f"--soup {r}: another {what} than {run}; a soup averages runs from the same start")
-        digests = {i.get("init_sha256"), infos[0].get("init_sha256")}
-        if len(digests) > 1 and None not in digests:  # older runs record only the --init path
-            raise ConfigError(f"--soup {r}: its starting weights differ from {run}'s (same --init path, other "
-                              "contents); a soup averages runs from the same start")
         if i["settings"]["seed"] != infos[0]["settings"]["seed"]:
             raise ConfigError(f"--soup {r}: another --seed (validation split) than {run}; use runs with the same seed")
     if len(runs) > 1 and not infos[0].get("init"):
@@ -114,13 +123,13 @@ def _main(argv: list[str] | None) -> None:
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     run = Path(a.run)
+    runs = soup_runs(run, a.soup)  # checked before the data and weights load
     info = json.loads((run / "run.json").read_text())
     mcfg = G2PModelConfig(**info["model"])
     s = info["settings"]
     train_lex, refs = load_split()
     _, valid = train_valid_split(train_lex, info["n_valid_words"], seed=s["seed"])
     src_v, tgt_v = make_vocabs()
-    runs = soup_runs(run, a.soup)
     final, _, meta = load_g2p(run / "final")
     cands = {"final weights": final}
     for n in a.average:

@@ -16,6 +16,7 @@ Transformer's usual Adam (0.9, 0.98) + warm-up and a cosine decay, label smoothi
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -161,8 +162,6 @@ def init_digest(init: str) -> str | None:
     """SHA-256 of the starting weights: a path like src/paperzoo/g2p/weights names other weights once reshipped."""
     if not init:
         return None
-    import hashlib
-
     return hashlib.sha256((Path(init) / "model.safetensors").read_bytes()).hexdigest()
 
 
