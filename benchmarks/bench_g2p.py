@@ -10,7 +10,7 @@ optimistic (many are in its training data); ours never saw them.
 
     .venv/bin/pip install --no-deps g2p-en
     .venv/bin/python benchmarks/bench_g2p.py [--words 2000] [--threads 1 0] [--model DIR] [--clock wall|cpu]
-        [--repeat N]
+        [--repeat N] [--int8]
 
 ``--threads`` lists torch thread counts for our rows (0 = torch's default, every usable CPU); g2p_en runs
 as it ships (NumPy, one word at a time: its per-word matrix-vector products do not use more than one
@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=2000, help="how many g014b2b test words (0 = all 12,000)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 0], help="torch threads for our rows; 0 = default")
     ap.add_argument("--beam", type=int, default=4)
+    ap.add_argument("--int8", action="store_true", help="also time the int8-quantised model (G2P.load(int8=True))")
     ap.add_argument("--model", default=None, help="model folder (default: the shipped weights)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall: perf_counter; cpu: this process's CPU time (for a loaded machine)")
@@ -89,6 +90,7 @@ def main() -> None:
         words = words[:: max(1, len(words) // a.words)][: a.words]
     refs = {w: refs[w] for w in words}
     ours = G2P.load(a.model, use_lexicon=False)
+    ours8 = G2P.load(a.model, use_lexicon=False, int8=True) if a.int8 else None
     ge = load_g2p_en()
 
     def on(n: int, fn):
@@ -101,6 +103,10 @@ def main() -> None:
     for n in threads:
         systems += [(f"ours greedy (batched), {n} thr", on(n, lambda: ours.predict_model(words, beam=1))),
                     (f"ours beam {a.beam} (batched), {n} thr", on(n, lambda: ours.predict_model(words, beam=a.beam)))]
+        if ours8 is not None:
+            systems += [(f"ours int8 greedy (batched), {n} thr", on(n, lambda: ours8.predict_model(words, beam=1))),
+                        (f"ours int8 beam {a.beam} (batched), {n} thr",
+                         on(n, lambda: ours8.predict_model(words, beam=a.beam)))]
     if ge is None:
         print("g2p_en is not installed: `.venv/bin/pip install --no-deps g2p-en` to compare")
     else:

@@ -49,9 +49,17 @@ class G2P:
         self.alpha = float(self.meta.get("decode", {}).get("alpha", 1.0)) if alpha is None else float(alpha)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, use_lexicon: bool = True, beam: int = 4) -> G2P:
-        """Load the shipped model (``paperzoo/g2p/weights``) or a folder written by ``save_g2p``."""
+    def load(cls, path: str | Path | None = None, *, use_lexicon: bool = True, beam: int = 4,
+             int8: bool = False) -> G2P:
+        """Load the shipped model (``paperzoo/g2p/weights``) or a folder written by ``save_g2p``.
+
+        ``int8=True``: dynamically quantised matrix products for CPU decoding
+        (:func:`paperzoo.transformer.quantize.quantize_int8`); its test WER/PER are measured by the recipe."""
         model, _, meta = load_g2p(path or WEIGHTS_DIR)
+        if int8:
+            from ..transformer.quantize import quantize_int8
+
+            model = quantize_int8(model)
         return cls(model, use_lexicon=use_lexicon, beam=beam, meta=meta)
 
     @property

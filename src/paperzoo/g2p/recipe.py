@@ -59,6 +59,7 @@ class G2PRecipeConfig:
     average_last: int = 5
     beam: int = 4
     test_words: int = 0  # 0: all 12,000
+    int8: bool = True  # also score the int8-quantised model (greedy): CPU deployment option, accuracy measured
     threads: int = 0  # 0: torch's default
 
 
@@ -132,6 +133,14 @@ def _score(model, cfg: G2PRecipeConfig, ctx, label: str, meta: dict | None = Non
     m["beam_alpha"] = g.alpha
     rows = [{"system": f"ours, {label}, beam {cfg.beam} (α={g.alpha:g})", "WER %": m["test_wer"], "PER %": m["test_per"]},
             {"system": f"ours, {label}, greedy", "WER %": m["test_wer_greedy"], "PER %": m["test_per_greedy"]}]
+    if cfg.int8:
+        from ..transformer.quantize import quantize_int8
+
+        q8 = G2P(quantize_int8(model), use_lexicon=False, batch_size=512, meta=meta).evaluate(refs, beam=1)
+        m.update(test_wer_int8_greedy=100 * q8["wer"], test_per_int8_greedy=100 * q8["per"],
+                 words_per_sec_greedy_int8=q8["words_per_sec"])
+        rows.append({"system": f"ours, {label}, greedy, int8 (G2P.load(int8=True))", "WER %": m["test_wer_int8_greedy"],
+                     "PER %": m["test_per_int8_greedy"]})
     ctx.table(f"g014b2b test ({int(beam['words'])} words), stress-free ARPAbet", rows + PUBLISHED, floatfmt=".2f")
     full = int(beam["words"]) == 12000
     ctx.claim("wer_paper", "test WER <= the paper's 22.1 % (full 12k test set)", paper=22.1,

@@ -23,7 +23,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -186,6 +186,18 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
 
 
+def set_dropout(model: torch.nn.Module, mcfg: G2PModelConfig, p: float) -> G2PModelConfig:
+    """Every dropout of a loaded model (residual, FFN, attention weights, embeddings) set to ``p``."""
+    if not 0 <= p < 1:
+        raise ConfigError(f"--restart-dropout {p} is not a rate in [0, 1)")
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = p
+        elif isinstance(m, torch.nn.MultiheadAttention):
+            m.dropout = p
+    return replace(mcfg, dropout=p)
+
+
 def _main(argv: list[str] | None) -> None:
     from .data import load_split, train_valid_split
 
@@ -195,6 +207,9 @@ def _main(argv: list[str] | None) -> None:
     ap.add_argument("--n-valid", type=int, default=3000)
     ap.add_argument("--init", default="", help="continue from a saved model folder (config.json + model.safetensors); "
                                                "its architecture replaces the --model-* options")
+    ap.add_argument("--restart-dropout", type=float, default=-1.0,
+                    help="with --init: train on with this dropout rate instead of the saved one (regularisation "
+                         "is not architecture; -1 keeps the saved rate)")
     for f, v in asdict(TrainSettings()).items():
         ap.add_argument("--" + f.replace("_", "-"), type=type(v), default=v)
     for f, v in asdict(G2PModelConfig()).items():
@@ -208,6 +223,8 @@ def _main(argv: list[str] | None) -> None:
     if a.init:  # a warm restart: same split (same seed), new learning-rate schedule
         model, mcfg, meta = load_g2p(a.init)
         check_same_split(meta, s.seed, a.n_valid, a.init)
+        if a.restart_dropout >= 0:
+            mcfg = set_dropout(model, mcfg, a.restart_dropout)
         model.train()
     else:
         model = build_model(mcfg)

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .quantize import is_int8
+
 __all__ = ["Hypothesis", "greedy_decode", "beam_search"]
 
 
@@ -55,9 +57,51 @@ def _encode(model, src: torch.Tensor, src_pad: torch.Tensor) -> torch.Tensor:
     key-padding mask (an all-False mask changes nothing but costs a masked-attention path)."""
     from .model import Seq2SeqTransformer
 
+    if is_int8(model):
+        return _encode_blocks(model, src, src_pad)
     if isinstance(model, Seq2SeqTransformer) and not bool(src_pad.any()):
         return model.encoder(model._embed(model.src_embed, src))
     return model.encode(src, src_pad)
+
+
+def _proj(attn, part: str, x: torch.Tensor) -> torch.Tensor:
+    """``attn``'s query (``q``), key+value (``kv``) or packed (``qkv``) in-projection, or its out-projection
+    (``out``): slices of ``nn.MultiheadAttention``'s packed weights, or their int8 copies in a quantised model
+    (:func:`paperzoo.transformer.quantize.quantize_int8`)."""
+    q8 = getattr(attn, "int8", None)
+    if q8 is not None:
+        return q8[part](x)
+    if part == "out":
+        return attn.out_proj(x)
+    d = attn.embed_dim
+    rows = {"q": slice(0, d), "kv": slice(d, None), "qkv": slice(None)}[part]
+    return F.linear(x, attn.in_proj_weight[rows], attn.in_proj_bias[rows])
+
+
+def _pad_mask(pad: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
+    """Additive (N, 1, 1, S) mask, -inf on padded source positions; None when nothing is padded."""
+    if not bool(pad.any()):
+        return None
+    return torch.zeros(pad.shape, dtype=dtype, device=pad.device).masked_fill(pad, float("-inf"))[:, None, None, :]
+
+
+def _encode_blocks(model, src: torch.Tensor, src_pad: torch.Tensor) -> torch.Tensor:
+    """The encoder of a quantised Seq2SeqTransformer, block by block with ``_proj`` (same arithmetic as
+    ``TransformerBlock.forward`` in eval mode)."""
+    x = model._embed(model.src_embed, src)
+    mask = _pad_mask(src_pad, x.dtype)
+    for layer in model.encoder.layers:
+        sa, n = layer.self_attn, layer.self_attn.num_heads
+        h = layer.norm1(x) if layer.norm_first else x
+        q, k, v = _heads(_proj(sa, "qkv", h), 3 * n).split(n, 1)
+        a = _proj(sa, "out", F.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2).flatten(2))
+        if layer.norm_first:
+            x = x + a
+            x = x + layer._ff(layer.norm2(x))
+        else:
+            x = layer.norm1(x + a)
+            x = layer.norm2(x + layer._ff(x))
+    return model.encoder.final_norm(x)
 
 
 def _can_cache(model) -> bool:
@@ -85,13 +129,8 @@ class _LayerCache:
 
     def __init__(self, layer, memory: torch.Tensor, mem_pad: torch.Tensor, max_len: int):
         attn = layer.multihead_attn
-        d = attn.embed_dim
-        w, b = attn.in_proj_weight, attn.in_proj_bias
-        self.mk = _heads(F.linear(memory, w[d: 2 * d], b[d: 2 * d]), attn.num_heads)
-        self.mv = _heads(F.linear(memory, w[2 * d:], b[2 * d:]), attn.num_heads)
-        # additive mask (N, 1, 1, S): -inf on padded source positions; None when nothing is padded
-        self.mmask = (torch.zeros(mem_pad.shape, dtype=memory.dtype, device=memory.device).masked_fill(
-            mem_pad, float("-inf"))[:, None, None, :] if bool(mem_pad.any()) else None)
+        self.mk, self.mv = _heads(_proj(attn, "kv", memory), 2 * attn.num_heads).chunk(2, 1)
+        self.mmask = _pad_mask(mem_pad, memory.dtype)
         sa = layer.self_attn
         shape = (memory.size(0), sa.num_heads, max_len, sa.embed_dim // sa.num_heads)
         self.k = memory.new_empty(shape)
@@ -120,10 +159,9 @@ class _LayerCache:
 
 
 def _attend(attn, q_in: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    d, n = attn.embed_dim, attn.num_heads
-    q = _heads(F.linear(q_in, attn.in_proj_weight[:d], attn.in_proj_bias[:d]), n)
+    q = _heads(_proj(attn, "q", q_in), attn.num_heads)
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    return attn.out_proj(o.transpose(1, 2).flatten(2))
+    return _proj(attn, "out", o.transpose(1, 2).flatten(2))
 
 
 def _cached_step(model, tok: torch.Tensor, t: int, caches: list[_LayerCache]) -> torch.Tensor:
@@ -138,9 +176,9 @@ def _cached_step(model, tok: torch.Tensor, t: int, caches: list[_LayerCache]) ->
         sa = layer.self_attn
         n = sa.num_heads
         h = layer.norm1(x) if layer.norm_first else x
-        q, k, v = _heads(F.linear(h, sa.in_proj_weight, sa.in_proj_bias), 3 * n).split(n, 1)
+        q, k, v = _heads(_proj(sa, "qkv", h), 3 * n).split(n, 1)
         k, v = c.append(k, v)
-        a = sa.out_proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2))
+        a = _proj(sa, "out", F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2))
         if layer.norm_first:
             x = x + a
             x = x + _attend(layer.multihead_attn, layer.norm2(x), c.mk, c.mv, c.mmask)

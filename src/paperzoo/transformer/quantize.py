@@ -1,0 +1,72 @@
+"""Dynamic int8 quantisation of a :class:`~paperzoo.transformer.model.Seq2SeqTransformer` for CPU decoding.
+
+Every matrix product of decoding runs in int8 (PyTorch's dynamic quantisation: weights quantised once
+(per tensor); activations quantised per call from their range; int32 accumulation, fbgemm/oneDNN
+kernels): the FFN's two linears, and each attention's query/key/value and output projections. The
+embeddings, the tied output layer (small: vocabulary x d_model), LayerNorm, softmax and the attention
+products themselves stay float32.
+
+``nn.MultiheadAttention`` keeps its float packed in-projection (its own ``forward`` reads the raw
+parameters), so the int8 projections are attached beside it as ``attn.int8`` (a ``ModuleDict`` with
+``qkv``, ``q``, ``kv`` and ``out``); :mod:`paperzoo.transformer.decode` uses them when present, for the
+encoder and for every cached decoder step (greedy and beam search). Teacher-forced ``model(src, tgt)``
+of a quantised copy is int8 in the FFN only.
+
+Not in the paper: this is a deployment option (``G2P.load(int8=True)``). Its accuracy is measured, never
+assumed: ``tests/g2p/test_int8.py`` and the g2p recipe score it on the g014b2b test words.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+from torch import nn
+
+__all__ = ["quantize_int8", "is_int8"]
+
+
+def _int8(linear: nn.Linear) -> nn.Module:
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+    from torch.ao.quantization import default_dynamic_qconfig
+
+    linear.qconfig = default_dynamic_qconfig  # per tensor: as fast or faster than per channel here, same WER
+    return DynamicLinear.from_float(linear)
+
+
+def _linear(weight: torch.Tensor, bias: torch.Tensor) -> nn.Linear:
+    lin = nn.Linear(weight.size(1), weight.size(0))
+    lin.weight.data.copy_(weight.detach())
+    lin.bias.data.copy_(bias.detach())
+    return lin
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """An int8 copy of ``model`` for CPU inference (``model`` itself is unchanged)."""
+    from .model import TransformerBlock
+
+    if "fbgemm" not in torch.backends.quantized.supported_engines and "x86" not in \
+            torch.backends.quantized.supported_engines:
+        raise RuntimeError("this PyTorch build has no x86 int8 kernels (fbgemm); use the float model")
+    q = copy.deepcopy(model).eval()
+    with warnings.catch_warnings():  # torch.ao's eager quantisation is marked for a move to torchao
+        warnings.simplefilter("ignore")
+        for block in q.modules():
+            if not isinstance(block, TransformerBlock):
+                continue
+            block.linear1, block.linear2 = _int8(block.linear1), _int8(block.linear2)
+            for attn in (block.self_attn, block.multihead_attn):
+                if attn is None:
+                    continue
+                d, w, b = attn.embed_dim, attn.in_proj_weight, attn.in_proj_bias
+                attn.int8 = nn.ModuleDict({
+                    "qkv": _int8(_linear(w, b)), "q": _int8(_linear(w[:d], b[:d])),
+                    "kv": _int8(_linear(w[d:], b[d:])),
+                    "out": _int8(_linear(attn.out_proj.weight, attn.out_proj.bias))})
+    q.int8 = True
+    return q
+
+
+def is_int8(model: nn.Module) -> bool:
+    return bool(getattr(model, "int8", False))
