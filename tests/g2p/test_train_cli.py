@@ -109,3 +109,17 @@ def test_run_json_records_the_starting_weights_digest(tiny_model_dir):
     assert init_digest("") is None
     assert init_digest(str(tiny_model_dir)) == hashlib.sha256((tiny_model_dir / "model.safetensors").read_bytes()
                                                               ).hexdigest()
+
+
+def test_restart_dropout_sets_every_dropout_and_the_config(tiny_model_dir):
+    from paperzoo.g2p.model import load_g2p
+    from paperzoo.g2p.train import set_dropout
+
+    model, cfg, _ = load_g2p(tiny_model_dir)
+    new = set_dropout(model, cfg, 0.25)
+    assert new.dropout == 0.25 and cfg.dropout == 0.0
+    rates = [m.p if isinstance(m, torch.nn.Dropout) else m.dropout for m in model.modules()
+             if isinstance(m, (torch.nn.Dropout, torch.nn.MultiheadAttention))]
+    assert rates and all(r == 0.25 for r in rates)
+    with pytest.raises(ConfigError, match="restart-dropout"):
+        set_dropout(model, cfg, 1.5)
