@@ -91,6 +91,17 @@ def test_soup_averages_runs_from_the_same_start_only(tmp_path, capsys):
     assert soup_runs(r1, [str(r5)]) == [r1, r5]  # a run without a digest (older format) is compared by path
     r7, _ = _tiny_run(tmp_path, "r7", order_seed=2, init="copy/of/w", digest="ab")  # same contents, other path
     assert soup_runs(r5, [str(r7)]) == [r5, r7]
+    import json
+
+    r8, _ = _tiny_run(tmp_path, "r8", order_seed=3)
+    info = json.loads((r8 / "run.json").read_text())
+    info["model"]["dropout"] = 0.2  # --restart-dropout: regularisation, not architecture
+    (r8 / "run.json").write_text(json.dumps(info))
+    assert soup_runs(r1, [str(r8)]) == [r1, r8]
+    info["model"]["d_ff"] = 2 * info["model"]["d_ff"]
+    (r8 / "run.json").write_text(json.dumps(info))
+    with pytest.raises(ConfigError, match="architecture"):
+        soup_runs(r1, [str(r8)])
     with pytest.raises(SystemExit) as e:  # the CLI: one line, exit 2, before any evaluation
         ship_main(["--run", str(r1), "--out", str(tmp_path / "out"), "--soup", str(r3)])
     assert e.value.code == 2

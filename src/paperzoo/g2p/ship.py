@@ -76,6 +76,11 @@ def _same_start(a: dict, b: dict) -> bool:
     return a.get("init") == b.get("init")
 
 
+def _without_dropout(v):
+    """A run's model config minus its dropout rate (regularisation, not architecture: ``--restart-dropout``)."""
+    return {k: x for k, x in v.items() if k != "dropout"} if isinstance(v, dict) else v
+
+
 def soup_runs(run: Path, others: list[str]) -> list[Path]:
     """The runs of a weight soup; they must share the starting weights, the architecture and the split."""
     runs = [run] + [Path(o) for o in others]
@@ -88,7 +93,7 @@ def soup_runs(run: Path, others: list[str]) -> list[Path]:
             raise ConfigError(f"--soup {r}: other starting weights (--init) than {run}; a soup averages runs from "
                               "the same start")
         for key, what in (("model", "architecture"), ("n_valid_words", "validation size")):
-            if i.get(key) != infos[0].get(key):
+            if _without_dropout(i.get(key)) != _without_dropout(infos[0].get(key)):
                 raise ConfigError(f"--soup {r}: another {what} than {run}; a soup averages runs from the same start")
         if i["settings"]["seed"] != infos[0]["settings"]["seed"]:
             raise ConfigError(f"--soup {r}: another --seed (validation split) than {run}; use runs with the same seed")
