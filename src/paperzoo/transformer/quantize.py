@@ -24,6 +24,8 @@ import warnings
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+
 __all__ = ["quantize_int8", "is_int8"]
 
 
@@ -46,9 +48,8 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     """An int8 copy of ``model`` for CPU inference (``model`` itself is unchanged)."""
     from .model import TransformerBlock
 
-    if "fbgemm" not in torch.backends.quantized.supported_engines and "x86" not in \
-            torch.backends.quantized.supported_engines:
-        raise RuntimeError("this PyTorch build has no x86 int8 kernels (fbgemm); use the float model")
+    if not set(torch.backends.quantized.supported_engines) - {"none"}:
+        raise ConfigError("this PyTorch build has no int8 kernels (fbgemm, x86, onednn or qnnpack); drop --int8")
     q = copy.deepcopy(model).eval()
     with warnings.catch_warnings():  # torch.ao's eager quantisation is marked for a move to torchao
         warnings.simplefilter("ignore")
