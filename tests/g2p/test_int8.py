@@ -37,3 +37,13 @@ def test_cli_int8(capsys, monkeypatch):
         assert not e.code
     out = capsys.readouterr().out.split()
     assert out[0] == "phoneme" and "F" in out[1:] and "M" in out[1:]
+
+
+def test_cli_int8_with_onnx_export_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(SystemExit) as e:
+        main(["g2p", "--int8", "--export-onnx", str(tmp_path / "m.onnx")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--int8 does not apply to --export-onnx" in err and "\n" not in err
+    assert not (tmp_path / "m.onnx").exists()

@@ -134,3 +134,12 @@ def test_restart_dropout_sets_every_dropout_and_the_config(tiny_model_dir):
     assert rates and all(r == 0.25 for r in rates)
     with pytest.raises(ConfigError, match="restart-dropout"):
         set_dropout(model, cfg, 1.5)
+
+
+def test_restart_dropout_without_init_is_one_line_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path / "run"), "--restart-dropout", "0.2"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --restart-dropout needs --init") and "\n" not in err
+    assert not (tmp_path / "run").exists()

@@ -67,6 +67,8 @@ def main(
     from .api import G2P
 
     if export_onnx is not None:
+        if int8:
+            raise ConfigError("--int8 does not apply to --export-onnx (the ONNX file is the float model); drop --int8")
         from .onnx_export import export_onnx as _export
         g = G2P.load(model)
         err = _export(g.model, export_onnx)

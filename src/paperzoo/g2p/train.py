@@ -215,6 +215,8 @@ def _main(argv: list[str] | None) -> None:
     for f, v in asdict(G2PModelConfig()).items():
         ap.add_argument("--model-" + f.replace("_", "-"), type=type(v), default=v)
     a = ap.parse_args(argv)
+    if a.restart_dropout >= 0 and not a.init:
+        raise ConfigError("--restart-dropout needs --init (a warm restart); a fresh run takes --model-dropout")
     torch.set_num_threads(a.threads)
     s = TrainSettings(**{f: getattr(a, f) for f in asdict(TrainSettings())})
     mcfg = G2PModelConfig(**{f: getattr(a, "model_" + f) for f in asdict(G2PModelConfig())})

@@ -68,7 +68,7 @@ def _proj(attn, part: str, x: torch.Tensor) -> torch.Tensor:
     """``attn``'s query (``q``), key+value (``kv``) or packed (``qkv``) in-projection, or its out-projection
     (``out``): slices of ``nn.MultiheadAttention``'s packed weights, or their int8 copies in a quantised model
     (:func:`paperzoo.transformer.quantize.quantize_int8`)."""
-    q8 = getattr(attn, "int8", None)
+    q8 = getattr(attn, "int8_proj", None)
     if q8 is not None:
         return q8[part](x)
     if part == "out":

@@ -7,7 +7,7 @@ embeddings, the tied output layer (small: vocabulary x d_model), LayerNorm, soft
 products themselves stay float32.
 
 ``nn.MultiheadAttention`` keeps its float packed in-projection (its own ``forward`` reads the raw
-parameters), so the int8 projections are attached beside it as ``attn.int8`` (a ``ModuleDict`` with
+parameters), so the int8 projections are attached beside it as ``attn.int8_proj`` (a ``ModuleDict`` with
 ``qkv``, ``q``, ``kv`` and ``out``); :mod:`paperzoo.transformer.decode` uses them when present, for the
 encoder and for every cached decoder step (greedy and beam search). Teacher-forced ``model(src, tgt)``
 of a quantised copy is int8 in the FFN only.
@@ -53,15 +53,13 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     q = copy.deepcopy(model).eval()
     with warnings.catch_warnings():  # torch.ao's eager quantisation is marked for a move to torchao
         warnings.simplefilter("ignore")
-        for block in q.modules():
-            if not isinstance(block, TransformerBlock):
-                continue
+        for block in [m for m in q.modules() if isinstance(m, TransformerBlock)]:  # listed first: the loop adds modules
             block.linear1, block.linear2 = _int8(block.linear1), _int8(block.linear2)
             for attn in (block.self_attn, block.multihead_attn):
                 if attn is None:
                     continue
                 d, w, b = attn.embed_dim, attn.in_proj_weight, attn.in_proj_bias
-                attn.int8 = nn.ModuleDict({
+                attn.int8_proj = nn.ModuleDict({
                     "qkv": _int8(_linear(w, b)), "q": _int8(_linear(w[:d], b[:d])),
                     "kv": _int8(_linear(w[d:], b[d:])),
                     "out": _int8(_linear(attn.out_proj.weight, attn.out_proj.bias))})
