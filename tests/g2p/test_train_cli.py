@@ -143,3 +143,34 @@ def test_restart_dropout_without_init_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --restart-dropout needs --init") and "\n" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_widen_ff_keeps_the_function_and_reloads(tiny_model_dir, tmp_path):
+    from paperzoo.g2p.model import count_params, load_g2p, save_g2p
+    from paperzoo.g2p.train import widen_ff
+
+    model, cfg, _ = load_g2p(tiny_model_dir)
+    model.eval()
+    torch.manual_seed(1)
+    src, tgt = torch.randint(4, 20, (3, 6)), torch.randint(4, 20, (3, 5))
+    before, n_before = model(src, tgt), count_params(model)
+    wide = widen_ff(model, cfg, cfg.d_ff + 8)
+    assert wide.d_ff == cfg.d_ff + 8
+    n_blocks = cfg.n_layers + cfg.n_dec_layers  # each block gains 8 rows + biases in linear1, 8 columns in linear2
+    assert count_params(model) - n_before == n_blocks * 8 * (2 * cfg.d_model + 1)
+    torch.testing.assert_close(model(src, tgt), before, rtol=0, atol=0)  # the new units start silent
+    save_g2p(model, tmp_path / "w", wide)
+    again, cfg2, _ = load_g2p(tmp_path / "w")
+    again.eval()
+    assert cfg2.d_ff == wide.d_ff
+    torch.testing.assert_close(again(src, tgt), before, rtol=0, atol=0)
+    with pytest.raises(ConfigError, match="only widens"):
+        widen_ff(model, wide, cfg.d_ff)
+
+
+def test_widen_ff_without_init_is_one_line_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path / "run"), "--widen-ff", "600"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --widen-ff needs --init") and "\n" not in err

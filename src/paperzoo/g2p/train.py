@@ -32,6 +32,7 @@ from ..engine import atomic_write_json, save_weights
 from ..errors import ConfigError, PaperzooError
 from .data import BOS, EOS, PAD, Lexicon, Vocab, bucket_batches, make_pairs, pad_batch
 from .metrics import wer_per
+from ..transformer import TransformerBlock
 from .model import G2PModelConfig, build_model, count_params, load_g2p, make_vocabs, save_g2p
 
 
@@ -198,6 +199,24 @@ def set_dropout(model: torch.nn.Module, mcfg: G2PModelConfig, p: float) -> G2PMo
     return replace(mcfg, dropout=p)
 
 
+def widen_ff(model: torch.nn.Module, mcfg: G2PModelConfig, d_ff: int) -> G2PModelConfig:
+    """Every FFN widened to ``d_ff`` hidden units without changing the model's function (Net2WiderNet, Chen,
+    Goodfellow, Shlens, ICLR 2016, in its zero-output form): the new units of ``linear1`` get PyTorch's default
+    initialisation, their columns in ``linear2`` are zero, so they start silent and training gives them a role.
+    A warm restart can thus use a parameter budget the saved model leaves unused."""
+    if d_ff < mcfg.d_ff:
+        raise ConfigError(f"--widen-ff {d_ff} is narrower than the saved model's d_ff {mcfg.d_ff}; it only widens")
+    for block in [m for m in model.modules() if isinstance(m, TransformerBlock)]:
+        old1, old2, n = block.linear1, block.linear2, block.linear1.out_features
+        new1, new2 = torch.nn.Linear(old1.in_features, d_ff), torch.nn.Linear(d_ff, old2.out_features)
+        with torch.no_grad():
+            new1.weight[:n], new1.bias[:n] = old1.weight, old1.bias
+            new2.weight.zero_()
+            new2.weight[:, :n], new2.bias[:] = old2.weight, old2.bias
+        block.linear1, block.linear2 = new1, new2
+    return replace(mcfg, d_ff=d_ff)
+
+
 def _main(argv: list[str] | None) -> None:
     from .data import load_split, train_valid_split
 
@@ -210,6 +229,9 @@ def _main(argv: list[str] | None) -> None:
     ap.add_argument("--restart-dropout", type=float, default=-1.0,
                     help="with --init: train on with this dropout rate instead of the saved one (regularisation "
                          "is not architecture; -1 keeps the saved rate)")
+    ap.add_argument("--widen-ff", type=int, default=0,
+                    help="with --init: widen every FFN to this many hidden units, function-preserving (new units "
+                         "start silent); 0 keeps the saved width")
     for f, v in asdict(TrainSettings()).items():
         ap.add_argument("--" + f.replace("_", "-"), type=type(v), default=v)
     for f, v in asdict(G2PModelConfig()).items():
@@ -217,6 +239,8 @@ def _main(argv: list[str] | None) -> None:
     a = ap.parse_args(argv)
     if a.restart_dropout >= 0 and not a.init:
         raise ConfigError("--restart-dropout needs --init (a warm restart); a fresh run takes --model-dropout")
+    if a.widen_ff and not a.init:
+        raise ConfigError("--widen-ff needs --init (a warm restart); a fresh run takes --model-d-ff")
     torch.set_num_threads(a.threads)
     s = TrainSettings(**{f: getattr(a, f) for f in asdict(TrainSettings())})
     mcfg = G2PModelConfig(**{f: getattr(a, "model_" + f) for f in asdict(G2PModelConfig())})
@@ -227,6 +251,8 @@ def _main(argv: list[str] | None) -> None:
         check_same_split(meta, s.seed, a.n_valid, a.init)
         if a.restart_dropout >= 0:
             mcfg = set_dropout(model, mcfg, a.restart_dropout)
+        if a.widen_ff:
+            mcfg = widen_ff(model, mcfg, a.widen_ff)
         model.train()
     else:
         model = build_model(mcfg)
