@@ -30,9 +30,9 @@ import torch
 
 from ..engine import atomic_write_json, save_weights
 from ..errors import ConfigError, PaperzooError
+from ..transformer import TransformerBlock
 from .data import BOS, EOS, PAD, Lexicon, Vocab, bucket_batches, make_pairs, pad_batch
 from .metrics import wer_per
-from ..transformer import TransformerBlock
 from .model import G2PModelConfig, build_model, count_params, load_g2p, make_vocabs, save_g2p
 
 
