@@ -212,7 +212,7 @@ def _load_cases(cfg: Seg3dConfig, ctx) -> tuple[list, list, list, tuple[str, ...
 QUICK: dict = dict(phantom_size=128, n_train=4, n_test=3, channels=(8, 16, 32), num_res_units=0, roi=(16, 16, 16),
                    stage1_factor=2, stage2_factor=2, radius=1, radii=(0, 1, 2, 3), stage1_steps=500, stage2_steps=500,
                    batch=6, optimizer="adam", lr=3e-3, finetune_lr=3e-3, lr_step=10**6, finetune_lr_step=10**6,
-                   stage2_window=(-500.0, 500.0), loss="wce+dice", rotate_deg=0.0, seeds=2,
+                   stage2_window=(-500.0, 500.0), loss="wce+dice", rotate_deg=0.0, seeds=4,
                    n_val=2, select_region_threshold=False)
 
 
