@@ -14,7 +14,9 @@ from paperzoo.g2p.metrics import wer_per
 @pytest.fixture(scope="module")
 def words_refs():
     refs = load_split()[1]
-    words = sorted(refs)[::40]  # 300 words spread over the alphabet
+    # 1,200 words spread over the alphabet: int8 activation scales are per batch, so a few words flip with the batch's
+    # make-up; on 300 words that alone moved WER by 2.3 points (7 words), on 1,200 it averages out (full test: 0.05)
+    words = sorted(refs)[::10]
     return words, {w: refs[w] for w in words}
 
 
