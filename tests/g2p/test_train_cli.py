@@ -136,12 +136,13 @@ def test_restart_dropout_sets_every_dropout_and_the_config(tiny_model_dir):
         set_dropout(model, cfg, 1.5)
 
 
-def test_restart_dropout_without_init_is_one_line_exit_2(tmp_path, capsys):
+@pytest.mark.parametrize("flag,value", [("--restart-dropout", "0.2"), ("--widen-ff", "600")])
+def test_warm_restart_options_without_init_are_one_line_exit_2(tmp_path, capsys, flag, value):
     with pytest.raises(SystemExit) as e:
-        main(["--out", str(tmp_path / "run"), "--restart-dropout", "0.2"])
+        main(["--out", str(tmp_path / "run"), flag, value])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: --restart-dropout needs --init") and "\n" not in err
+    assert err.startswith(f"error: {flag} needs --init") and "\n" not in err
     assert not (tmp_path / "run").exists()
 
 
@@ -166,11 +167,3 @@ def test_widen_ff_keeps_the_function_and_reloads(tiny_model_dir, tmp_path):
     torch.testing.assert_close(again(src, tgt), before, rtol=0, atol=0)
     with pytest.raises(ConfigError, match="only widens"):
         widen_ff(model, wide, cfg.d_ff)
-
-
-def test_widen_ff_without_init_is_one_line_exit_2(tmp_path, capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["--out", str(tmp_path / "run"), "--widen-ff", "600"])
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: --widen-ff needs --init") and "\n" not in err
