@@ -16,9 +16,10 @@ Shared by S4 (G2P) and S6 (dialogue).
 Incremental decoding: for a :class:`Seq2SeqTransformer` (Post-LN or Pre-LN blocks) each step feeds only
 the newest token and keeps, per decoder layer, the projected self-attention keys and values of all
 earlier positions (so a causal mask is not needed) and the cross-attention keys and values of the
-encoder memory, projected once per batch; the FFN, queries and attention run on one position (the
-newest token's query, key and value from one packed projection; keys/values written into buffers
-preallocated for ``max_len`` positions). Any other model with ``encode``/``decode`` is decoded by
+encoder memory, projected once per batch (once per item in beam search, then shared by its K beams, which
+never need them reordered); the FFN, queries and attention run on one position (the newest token's query,
+key and value from one packed projection; keys/values written into buffers preallocated for ``max_len``
+positions; the one-query attention is a few elementwise ops, :func:`_attend_one`). Any other model with ``encode``/``decode`` is decoded by
 re-running ``decode`` on the whole prefix. Both give the same result (``use_cache=False`` forces the
 second; ``tests/transformer/test_decode.py`` checks they agree). Greedy decoding drops rows that have
 emitted EOS from the active batch (``drop_finished``) instead of decoding every row to the batch's
@@ -128,13 +129,17 @@ class _LayerCache:
     transpose; see :func:`_attend_one`). The self-attention ones live in buffers preallocated for ``max_len``
     positions (written in place at each step, no ``torch.cat``); ``t`` positions are filled."""
 
-    def __init__(self, layer, memory: torch.Tensor, mem_pad: torch.Tensor, max_len: int):
+    def __init__(self, layer, memory: torch.Tensor, mem_pad: torch.Tensor, max_len: int, repeat: int = 1):
         attn = layer.multihead_attn
-        self.mk, self.mv = (x.contiguous() for x in _proj(attn, "kv", memory).chunk(2, -1))
+        # projected once per item, then repeated for its `repeat` beams (not projected `repeat` times)
+        kv = _proj(attn, "kv", memory)
+        if repeat > 1:
+            kv, mem_pad = kv.repeat_interleave(repeat, 0), mem_pad.repeat_interleave(repeat, 0)
+        self.mk, self.mv = (x.contiguous() for x in kv.chunk(2, -1))
         self.mmask = _pad_mask(mem_pad, memory.dtype)
         if self.mmask is not None:
             self.mmask = self.mmask[:, 0, 0, :, None]  # (N, S, 1): one additive mask for every head
-        shape = (memory.size(0), max_len, layer.self_attn.embed_dim)
+        shape = (kv.size(0), max_len, layer.self_attn.embed_dim)
         self.k = memory.new_empty(shape)
         self.v = memory.new_empty(shape)
         self.t = 0
@@ -147,11 +152,14 @@ class _LayerCache:
         self.t = t + 1
         return self.k[:, : t + 1], self.v[:, : t + 1]
 
-    def reorder(self, rows: torch.Tensor) -> None:
-        """Keep (and reorder, or drop) batch rows: beam reordering and dropping finished greedy rows."""
-        self.mk, self.mv = self.mk.index_select(0, rows), self.mv.index_select(0, rows)
-        if self.mmask is not None:
-            self.mmask = self.mmask.index_select(0, rows)
+    def reorder(self, rows: torch.Tensor, memory: bool = True) -> None:
+        """Keep (and reorder, or drop) batch rows: beam reordering and dropping finished greedy rows.
+        ``memory=False``: the rows only move among rows with the same encoder memory (the beams of one item),
+        so the cross-attention keys/values stay as they are."""
+        if memory:
+            self.mk, self.mv = self.mk.index_select(0, rows), self.mv.index_select(0, rows)
+            if self.mmask is not None:
+                self.mmask = self.mmask.index_select(0, rows)
         t = self.t
         if rows.numel() == self.k.size(0):  # beam: same size, copy only the filled positions
             self.k[:, :t] = self.k[:, :t].index_select(0, rows)
@@ -210,21 +218,24 @@ def _cached_step(model, tok: torch.Tensor, t: int, caches: list[_LayerCache]) ->
 class _Stepper:
     """Next-token logits for the current prefixes ``ys`` (N, t+1): cached when possible, else full decode."""
 
-    def __init__(self, model, memory, mem_pad, use_cache: bool, max_len: int):
-        self.model, self.memory, self.mem_pad = model, memory, mem_pad
-        self.cache = ([_LayerCache(layer, memory, mem_pad, max_len) for layer in model.decoder.layers]
+    def __init__(self, model, memory, mem_pad, use_cache: bool, max_len: int, repeat: int = 1):
+        """``repeat``: rows per item (beam search's K), each item's memory serving ``repeat`` consecutive rows."""
+        self.model = model
+        self.cache = ([_LayerCache(layer, memory, mem_pad, max_len, repeat) for layer in model.decoder.layers]
                       if use_cache and _can_cache(model) else None)
+        if self.cache is None:
+            self.memory, self.mem_pad = memory.repeat_interleave(repeat, 0), mem_pad.repeat_interleave(repeat, 0)
 
     def __call__(self, ys: torch.Tensor) -> torch.Tensor:
         if self.cache is None:
             return self.model.decode(ys, self.memory, self.mem_pad)[:, -1]
         return _cached_step(self.model, ys[:, -1], ys.size(1) - 1, self.cache)
 
-    def reorder(self, rows: torch.Tensor) -> None:
-        """Keep (and reorder) batch rows ``rows`` of the state."""
+    def reorder(self, rows: torch.Tensor, memory: bool = True) -> None:
+        """Keep (and reorder) batch rows ``rows`` of the state (``memory``: see :meth:`_LayerCache.reorder`)."""
         if self.cache is not None:
             for c in self.cache:
-                c.reorder(rows)
+                c.reorder(rows, memory)
         else:
             self.memory, self.mem_pad = self.memory.index_select(0, rows), self.mem_pad.index_select(0, rows)
 
@@ -292,15 +303,13 @@ def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, max_len: int, b
     src_pad = _src_pad(model, src, src_pad)
     B, dev = src.size(0), src.device
     memory = _encode(model, src, src_pad)
-    memory = memory.repeat_interleave(K, 0)
-    mem_pad = src_pad.repeat_interleave(K, 0)
     ys = torch.full((B * K, 1), bos, dtype=torch.long, device=dev)
     scores = torch.full((B, K), float("-inf"), device=dev)
     scores[:, 0] = 0.0  # only the first beam is alive at t=0 (all beams are identical)
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     item_done = torch.zeros(B, dtype=torch.bool, device=dev)
     items = list(range(B))  # original item of each active item
-    step = _Stepper(model, memory, mem_pad, use_cache, max_len)
+    step = _Stepper(model, memory, src_pad, use_cache, max_len, repeat=K)
     for t in range(max_len):
         B = len(items)
         logp = F.log_softmax(step(ys).float(), dim=-1)  # (B*K, V)
@@ -328,7 +337,7 @@ def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, max_len: int, b
                                  new_scores)
         src_rows = (torch.arange(B, device=dev)[:, None] * K + top_beam.gather(1, keep)).view(-1)
         ys = torch.cat([ys[src_rows], top_tok.gather(1, keep).view(-1, 1)], 1)
-        step.reorder(src_rows)
+        step.reorder(src_rows, memory=False)  # beams move within their item: same encoder memory
         scores = new_scores
         item_done |= torch.tensor([len(finished[i]) >= K for i in items], device=dev)
         scores[item_done] = float("-inf")
