@@ -17,6 +17,10 @@ as it ships (NumPy, one word at a time: its per-word matrix-vector products do n
 core). The same-thread ratio (ours on 1 thread) and the default-threads ratio (both as they ship) are
 printed separately; use ``--clock wall`` for rows on more than one thread.
 
+Each ratio is printed twice: best time vs best time (each system's fastest of ``--repeat`` rounds), and the
+median [range] over the rounds of the paired ratio (g2p_en's time / ours in the same round), which is less
+moved by a machine whose speed drifts between minutes (this shared VM's does, by up to ~30 %).
+
 ``--clock cpu`` times with the process CPU time (``time.process_time``) instead of the wall clock, so
 other processes on a shared machine do not count (cache contention still does); ``--repeat N`` runs
 each system N times, alternating, and keeps each one's fastest run.
@@ -111,13 +115,14 @@ def main() -> None:
         print("g2p_en is not installed: `.venv/bin/pip install --no-deps g2p-en` to compare")
     else:
         systems.append(("g2p_en GRU predict (per word)", lambda: [strip_stress(ge.predict(w.lower())) for w in words]))
-    best = [float("inf")] * len(systems)
+    times: list[list[float]] = [[] for _ in systems]  # per system, one time per round
     hyps: list = [None] * len(systems)
     for _ in range(max(1, a.repeat)):
         for i, (_, fn) in enumerate(systems):
             t = clock()
             hyps[i] = fn()
-            best[i] = min(best[i], clock() - t)
+            times[i].append(clock() - t)
+    best = [min(ts) for ts in times]
     rows = [(label, len(words) / dt, wer_per(dict(zip(words, hyp)), refs))
             for (label, _), dt, hyp in zip(systems, best, hyps)]
     print(f"{len(words)} g014b2b test words, torch threads {threads} (default {default_threads}), params ours {ours.params:,}, "
@@ -127,9 +132,14 @@ def main() -> None:
         print(f"{label:40s} {wps:9.0f} {100 * m['wer']:7.2f} {100 * m['per']:7.2f}")
     if ge is not None:
         base = rows[-1]
-        for label, wps, m in rows[:-1]:
-            print(f"ratio {label} / g2p_en: speed {wps / base[1]:.2f}x "
-                  f"(goal 2x: {'met' if wps >= 2 * base[1] else 'NOT met'}), WER {100 * m['wer']:.2f} vs "
+        for (label, wps, m), ts in zip(rows[:-1], times):
+            # paired: g2p_en's time / ours in the same round (both run within seconds of each other), so a
+            # machine whose speed drifts over minutes moves both; median and range over the rounds
+            paired = sorted(g / o for g, o in zip(times[-1], ts))
+            med = paired[len(paired) // 2] if len(paired) % 2 else sum(paired[len(paired) // 2 - 1:][:2]) / 2
+            print(f"ratio {label} / g2p_en: speed {wps / base[1]:.2f}x best/best, paired rounds median {med:.2f}x "
+                  f"[{paired[0]:.2f}-{paired[-1]:.2f}] (goal 2x: {'met' if wps >= 2 * base[1] else 'NOT met'} "
+                  f"best/best, {'met' if med >= 2 else 'NOT met'} median), WER {100 * m['wer']:.2f} vs "
                   f"{100 * base[2]['wer']:.2f} ({'lower' if m['wer'] < base[2]['wer'] else 'NOT lower'})")
 
 
