@@ -16,8 +16,8 @@ Shared by S4 (G2P) and S6 (dialogue).
 Incremental decoding: for a :class:`Seq2SeqTransformer` (Post-LN or Pre-LN blocks) each step feeds only
 the newest token and keeps, per decoder layer, the projected self-attention keys and values of all
 earlier positions (so a causal mask is not needed) and the cross-attention keys and values of the
-encoder memory, projected once per batch (once per item in beam search, then shared by its K beams, which
-never need them reordered); the FFN, queries and attention run on one position (the newest token's query,
+encoder memory, projected once per batch (once per item in beam search: the first step runs on one row per
+item, whose state is then copied to its K beams; beams never need the memory's keys/values reordered); the FFN, queries and attention run on one position (the newest token's query,
 key and value from one packed projection; keys/values written into buffers preallocated for ``max_len``
 positions; the one-query attention is a few elementwise ops, :func:`_attend_one`). Any other model with ``encode``/``decode`` is decoded by
 re-running ``decode`` on the whole prefix. Both give the same result (``use_cache=False`` forces the
@@ -153,17 +153,13 @@ class _LayerCache:
     transpose; see :func:`_attend_one`). The self-attention ones live in buffers preallocated for ``max_len``
     positions (written in place at each step, no ``torch.cat``); ``t`` positions are filled."""
 
-    def __init__(self, layer, memory: torch.Tensor, mem_pad: torch.Tensor, max_len: int, repeat: int = 1):
+    def __init__(self, layer, memory: torch.Tensor, mem_pad: torch.Tensor, max_len: int):
         attn = layer.multihead_attn
-        # projected once per item, then repeated for its `repeat` beams (not projected `repeat` times)
-        kv = _proj(attn, "kv", memory)
-        if repeat > 1:
-            kv, mem_pad = kv.repeat_interleave(repeat, 0), mem_pad.repeat_interleave(repeat, 0)
-        self.mk, self.mv = (x.contiguous() for x in kv.chunk(2, -1))
+        self.mk, self.mv = (x.contiguous() for x in _proj(attn, "kv", memory).chunk(2, -1))
         self.mmask = _pad_mask(mem_pad, memory.dtype)
         if self.mmask is not None:
             self.mmask = self.mmask[:, 0, 0, :, None]  # (N, S, 1): one additive mask for every head
-        shape = (kv.size(0), max_len, layer.self_attn.embed_dim)
+        shape = (memory.size(0), max_len, layer.self_attn.embed_dim)
         self.k = memory.new_empty(shape)
         self.v = memory.new_empty(shape)
         self.t = 0
@@ -242,13 +238,10 @@ def _cached_step(model, tok: torch.Tensor, t: int, caches: list[_LayerCache]) ->
 class _Stepper:
     """Next-token logits for the current prefixes ``ys`` (N, t+1): cached when possible, else full decode."""
 
-    def __init__(self, model, memory, mem_pad, use_cache: bool, max_len: int, repeat: int = 1):
-        """``repeat``: rows per item (beam search's K), each item's memory serving ``repeat`` consecutive rows."""
-        self.model = model
-        self.cache = ([_LayerCache(layer, memory, mem_pad, max_len, repeat) for layer in model.decoder.layers]
+    def __init__(self, model, memory, mem_pad, use_cache: bool, max_len: int):
+        self.model, self.memory, self.mem_pad = model, memory, mem_pad
+        self.cache = ([_LayerCache(layer, memory, mem_pad, max_len) for layer in model.decoder.layers]
                       if use_cache and _can_cache(model) else None)
-        if self.cache is None:
-            self.memory, self.mem_pad = memory.repeat_interleave(repeat, 0), mem_pad.repeat_interleave(repeat, 0)
 
     def __call__(self, ys: torch.Tensor) -> torch.Tensor:
         if self.cache is None:
@@ -333,10 +326,15 @@ def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, max_len: int, b
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     item_done = torch.zeros(B, dtype=torch.bool, device=dev)
     items = list(range(B))  # original item of each active item
-    step = _Stepper(model, memory, src_pad, use_cache, max_len, repeat=K)
+    step = _Stepper(model, memory, src_pad, use_cache, max_len)  # one row per item until the first step is done
     for t in range(max_len):
         B = len(items)
-        logp = F.log_softmax(step(ys).float(), dim=-1)  # (B*K, V)
+        if t == 0:  # the K beams are identical: decode one row per item, then give each item K copies of its state
+            logp = F.log_softmax(step(ys[::K]).float(), dim=-1).repeat_interleave(K, 0)
+            if K > 1:
+                step.reorder(torch.arange(B, device=dev).repeat_interleave(K))
+        else:
+            logp = F.log_softmax(step(ys).float(), dim=-1)  # (B*K, V)
         V = logp.size(-1)
         cand = (scores.view(B * K, 1) + logp).view(B, K * V)
         cand[item_done] = float("-inf")
