@@ -288,8 +288,10 @@ def run_quick(cfg: HashingConfig, ctx) -> None:
 
 
 @register_recipe("hashing", config=HashingConfig, presets={
+    # lam 0.3: the best mean BCDH mAP (16/32/64 bits) over lam in {0.1, 0.3, 1, 3} on the validation draw
+    # (--seed 100: other landmarks), 5 seeds each; docs/hashing.md has the sweep
     "quick": dict(arch="small", width=16, imsize=32, epochs=6, qsize=128, batch_size=8, nnum=5, lr=3e-3,
-                  seeds=5, ablation=True),
+                  seeds=5, ablation=True, lam=0.3),
     "full": dict(pair_source="aug", aug_both=True, negatives="random", ablation=False, seeds=1),
 })
 def run(cfg: HashingConfig, ctx) -> None:
