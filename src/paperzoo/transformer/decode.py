@@ -16,15 +16,16 @@ Shared by S4 (G2P) and S6 (dialogue).
 Incremental decoding: for a :class:`Seq2SeqTransformer` (Post-LN or Pre-LN blocks) each step feeds only
 the newest token and keeps, per decoder layer, the projected self-attention keys and values of all
 earlier positions (so a causal mask is not needed) and the cross-attention keys and values of the
-encoder memory, projected once per batch (once per item in beam search: the first step runs on one row per
-item, whose state is then copied to its K beams; beams never need the memory's keys/values reordered); the FFN, queries and attention run on one position (the newest token's query,
-key and value from one packed projection; keys/values written into buffers preallocated for ``max_len``
-positions; the one-query attention is a few elementwise ops, :func:`_attend_one`). Any other model with ``encode``/``decode`` is decoded by
-re-running ``decode`` on the whole prefix. Both give the same result (``use_cache=False`` forces the
-second; ``tests/transformer/test_decode.py`` checks they agree). Greedy decoding drops rows that have
-emitted EOS from the active batch (``drop_finished``) instead of decoding every row to the batch's
-longest output; ``tests/g2p/test_fast_decoding.py`` checks the shipped G2P model's hypotheses on real
-words are unchanged.
+encoder memory, projected once per batch (once per item in beam search: the first step runs on one row
+per item, whose state is then copied to its K beams; beams never need the memory's keys/values
+reordered). The FFN, queries and attention run on one position: the newest token's query, key and value
+come from one packed projection; keys/values are written into buffers preallocated for ``max_len``
+positions; the one-query attention is a few elementwise ops (:func:`_attend_one`). Any other model with
+``encode``/``decode`` is decoded by re-running ``decode`` on the whole prefix. Both give the same result
+(``use_cache=False`` forces the second; ``tests/transformer/test_decode.py`` checks they agree). Greedy
+decoding drops rows that have emitted EOS from the active batch (``drop_finished``) instead of decoding
+every row to the batch's longest output; ``tests/g2p/test_fast_decoding.py`` checks the shipped G2P
+model's hypotheses on real words are unchanged.
 """
 
 from __future__ import annotations
