@@ -29,6 +29,7 @@ each system N times, alternating, and keeps each one's fastest run.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 import types
@@ -136,7 +137,7 @@ def main() -> None:
             # paired: g2p_en's time / ours in the same round (both run within seconds of each other), so a
             # machine whose speed drifts over minutes moves both; median and range over the rounds
             paired = sorted(g / o for g, o in zip(times[-1], ts))
-            med = paired[len(paired) // 2] if len(paired) % 2 else sum(paired[len(paired) // 2 - 1:][:2]) / 2
+            med = statistics.median(paired)
             print(f"ratio {label} / g2p_en: speed {wps / base[1]:.2f}x best/best, paired rounds median {med:.2f}x "
                   f"[{paired[0]:.2f}-{paired[-1]:.2f}] (goal 2x: {'met' if wps >= 2 * base[1] else 'NOT met'} "
                   f"best/best, {'met' if med >= 2 else 'NOT met'} median), WER {100 * m['wer']:.2f} vs "

@@ -74,10 +74,9 @@ def report_quick(cfg, ctx, res: dict, qerr: dict, curves: dict, *, data_label: s
                      f"number of seeds.")
         if qe >= qe0 and quick_notes:
             ctx.note(f"λ = {cfg.lam} does not lower the test quantisation error here ({qe:.3f} vs {qe0:.3f} with λ = 0): "
-                     "at this weight the term is too weak to pull the relaxed codes towards ±1 (a λ sweep on a "
-                     "validation draw, docs/hashing.md, lowered it only from λ = 1 on, where mAP was lower); the λ "
-                     "term's mAP effect comes with a better-trained descriptor (see the sanity-check note), not with "
-                     "fewer sign flips.")
+                     "at this weight the term does not pull the relaxed codes towards ±1; the λ term's mAP effect "
+                     "comes with a better-trained descriptor (see the sanity-check note), not with fewer sign flips. "
+                     "docs/hashing.md has a λ sweep on a validation draw.")
         if not c.holds:
             ctx.note(f"The quantisation term's mAP effect misses the issue's +2 target at {b} bits: measured "
                      f"{np.mean(with_q):.1f} (λ={cfg.lam}) vs {np.mean(without):.1f} (λ=0) over {cfg.seeds} seeds; "

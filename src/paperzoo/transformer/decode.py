@@ -111,23 +111,11 @@ def _encode_blocks(model, src: torch.Tensor, src_pad: torch.Tensor) -> torch.Ten
         a = _proj(sa, "out", _attend_many(q, k, v, mask).transpose(1, 2).flatten(2))
         if layer.norm_first:
             x = x + a
-            x = x + _ffn(layer, layer.norm2(x))
+            x = x + layer._ff(layer.norm2(x))
         else:
             x = layer.norm1(x + a)
-            x = layer.norm2(x + _ffn(layer, x))
+            x = layer.norm2(x + layer._ff(x))
     return model.encoder.final_norm(x)
-
-
-def _ffn(layer, x: torch.Tensor) -> torch.Tensor:
-    """``layer._ff`` in eval mode without its two dropout calls (identities in eval; this runs once per layer
-    and step, where a call costs about as much as a small kernel). In a quantised model the ReLU is fused into
-    ``linear1`` and ``activation`` is an ``nn.Identity``."""
-    h = layer.linear1(x)
-    if layer.activation is F.relu:
-        h = h.relu_()
-    elif not isinstance(layer.activation, torch.nn.Identity):
-        h = layer.activation(h)
-    return layer.linear2(h)
 
 
 def _can_cache(model) -> bool:
@@ -228,11 +216,11 @@ def _cached_step(model, tok: torch.Tensor, t: int, caches: list[_LayerCache]) ->
         if layer.norm_first:
             x = x + a
             x = x + _attend(layer.multihead_attn, layer.norm2(x), c.mk, c.mv, c.mmask)
-            x = x + _ffn(layer, layer.norm3(x))
+            x = x + layer._ff(layer.norm3(x))
         else:
             x = layer.norm1(x + a)
             x = layer.norm2(x + _attend(layer.multihead_attn, x, c.mk, c.mv, c.mmask))
-            x = layer.norm3(x + _ffn(layer, x))
+            x = layer.norm3(x + layer._ff(x))
     return model.lm_head(model.decoder.final_norm(x))[:, 0]
 
 

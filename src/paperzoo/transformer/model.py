@@ -84,7 +84,10 @@ class TransformerBlock(nn.Module):
         return self.dropout3(x)
 
     def _ff(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        h = self.activation(self.linear1(x))
+        if not self.training:  # dropout is the identity: skip the calls (step-by-step decoding runs this per token)
+            return self.linear2(h)
+        return self.dropout2(self.linear2(self.dropout(h)))
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None,
                 key_padding_mask: torch.Tensor | None = None, memory: torch.Tensor | None = None,

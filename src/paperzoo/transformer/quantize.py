@@ -2,9 +2,9 @@
 
 Every matrix product of decoding runs in int8 (PyTorch's dynamic quantisation: weights quantised once
 (per tensor); activations quantised per call from their range; int32 accumulation, fbgemm/oneDNN
-kernels): the FFN's two linears (the first with its ReLU fused in), and each attention's query/key/value and output projections. The
-embeddings, the tied output layer (small: vocabulary x d_model), LayerNorm, softmax and the attention
-products themselves stay float32.
+kernels): the FFN's two linears (the first with its ReLU fused in), and each attention's
+query/key/value and output projections. The embeddings, the tied output layer (small: vocabulary x
+d_model), LayerNorm, softmax and the attention products themselves stay float32.
 
 ``nn.MultiheadAttention`` keeps its float packed in-projection (its own ``forward`` reads the raw
 parameters), so the int8 projections are attached beside it as ``attn.int8_proj`` (a ``ModuleDict`` with
