@@ -99,15 +99,20 @@ def popcount_search(db: np.ndarray, q: np.ndarray, k: int = 10) -> tuple[np.ndar
     return D, I
 
 
-def flat_at(flat, q: np.ndarray, k: int, threads: int):
-    """A search function that runs FAISS flat on `threads` OpenMP threads (then back to one)."""
+def on_threads(fn, threads: int):
+    """`fn` wrapped to run on `threads` FAISS OpenMP threads (then back to one, the script's setting)."""
     def run():
         faiss.omp_set_num_threads(threads)
         try:
-            return search_binary(flat, q, k)
+            return fn()
         finally:
             faiss.omp_set_num_threads(1)
     return run
+
+
+def flat_at(flat, q: np.ndarray, k: int, threads: int):
+    """A search function that runs FAISS flat on `threads` OpenMP threads."""
+    return on_threads(lambda: search_binary(flat, q, k), threads)
 
 
 def paired_rounds(fns: dict, rounds: int) -> tuple[dict, dict[str, list[float]], dict[str, list[float]]]:
@@ -182,12 +187,8 @@ def hnsw_rows(hnsw, db: np.ndarray, q: np.ndarray, k: int, Df: np.ndarray, If: n
     def at(ef: int, threads: int):
         def run():
             hnsw.hnsw.efSearch = ef
-            faiss.omp_set_num_threads(threads)
-            try:
-                return search_binary(hnsw, q, k)
-            finally:
-                faiss.omp_set_num_threads(1)
-        return run
+            return search_binary(hnsw, q, k)
+        return on_threads(run, threads)
 
     fns = {"flat1": (flat_at(flat, q, k, 1), False)} | {(ef, 1): (at(ef, 1), False) for ef in efs}
     if T > 1:
