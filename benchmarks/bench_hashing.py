@@ -10,11 +10,12 @@ distances; HNSW recall@10 >= 0.95 at >= 3x flat's speed), FAISS (https://github.
   * vs two NumPy scans (NumPy is single-threaded), each with identical top-k distances required:
     (a) our best vectorised scan (`paperzoo.hashing.index.numpy_search`: XOR + ``np.bitwise_count`` on
     64-bit words for a block of queries, histogram of the integer distances for the k-th distance,
-    stable top-k) -- the reference for the goal;
+    stable top-k) -- the stricter reference;
     (b) the byte lookup-table scan people commonly write (`lut_search`: per query XOR the uint8 codes,
     256-entry popcount table, sum over the bytes, ``argpartition`` top-k) -- printed for context;
     (c) the plain ``np.bitwise_count`` scan the S7 method notes use as the NumPy baseline (`popcount_search`:
-    one query at a time, XOR uint64 words, ``np.bitwise_count``, ``argpartition`` top-k) -- for context;
+    one query at a time, XOR uint64 words, ``np.bitwise_count``, ``argpartition`` top-k); the goal's
+    verdict is printed against (c) and against (a), side by side, FAISS at its default thread count;
   * ``IndexBinaryHNSW`` over a grid of M / efConstruction / efSearch (one thread, like flat's same-thread
     row). recall@k is distance-based (`knn_recall_ties`: a returned code counts when its true distance is
     <= the true k-th distance, capped at k), the standard for Hamming kNN where many codes tie at the k-th
@@ -23,7 +24,7 @@ distances; HNSW recall@10 >= 0.95 at >= 3x flat's speed), FAISS (https://github.
   * extra rows, not the goal: ``IndexBinaryMultiHash`` (nhash tables of b-bit substrings, nflip probes);
     with ``--usearch``, a second HNSW implementation as a peer: USearch (https://github.com/unum-cloud/usearch,
     ``pip install usearch``; binary ``b1`` vectors, Hamming metric, SIMD distances), built on all usable
-    cores, searched on one thread, same queries and recall, ratio to FAISS flat's one-thread time.
+    cores, searched on one thread, same queries and recall, timed in paired rounds with FAISS flat on one thread.
 Timing: paired rounds (``--rounds``, default 5): each round times every compared method once, back to back,
 and a speed-up is the median over rounds of the within-round ratio (range and best/best printed beside it);
 this VM's speed drifts by up to ~30 % from minute to minute, which separately timed rows would absorb.
