@@ -170,6 +170,7 @@ def load_or_build_hnsw(db: np.ndarray, M: int, efc: int, cache: Path):
                   f"{note[0]} s CPU, {note[1]} s wall)", flush=True)
             return index
     t, tw = time.process_time(), time.perf_counter()
+    # one OpenMP thread (the script's setting): FAISS's parallel HNSW build is not deterministic, this one is
     index = build_binary_index(db, "hnsw", hnsw_m=M, ef_construction=efc)
     cpu, wall = time.process_time() - t, time.perf_counter() - tw
     print(f"IndexBinaryHNSW(M={M}, efConstruction={efc}) build ({faiss.omp_get_max_threads()} thread(s)): "
