@@ -30,7 +30,7 @@ and a speed-up is the median over rounds of the within-round ratio (range and be
 this VM's speed drifts by up to ~30 % from minute to minute, which separately timed rows would absorb.
 Queries are database codes with 8 % of their bits flipped (near-duplicate look-ups: the true nearest
 neighbour is the source at ~5 bits, the other 9 are random codes at ~15-16 bits).
-Usage: .venv/bin/python benchmarks/bench_hashing.py [--n 1000000] [--nq 100] [--clock cpu] [--skip-hnsw]
+Usage: .venv/bin/python benchmarks/bench_hashing.py [--n 1000000] [--nq 200] [--clock cpu] [--skip-hnsw]
        [--M 32] [--efc 100] [--ef 16 32 64] [--multihash 4,16,3] [--flat-grid] [--cache DIR] [--usearch] [--rounds 5]
 """
 
@@ -271,7 +271,7 @@ def goal_lines(rows: list[tuple], k: int, label: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--nq", type=int, default=100)
+    ap.add_argument("--nq", type=int, default=200)
     ap.add_argument("--bits", type=int, default=64)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--M", type=int, nargs="+", default=[32])
