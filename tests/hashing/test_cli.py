@@ -27,6 +27,18 @@ def test_index_and_search(setup, capsys):
     assert any(ln.split()[-1].endswith("4.png") and ln.split()[1] == "0" for ln in lines[1:])
 
 
+def test_hnsw_search_ef(setup, capsys, one_line_error):
+    tmp, model, folder = setup
+    main(["hash", "index", str(folder), "--bits", "16", "--out", str(tmp / "h"), "--model", str(model), "--kind", "hnsw"])
+    main(["hash", "search", str(tmp / "h"), str(folder / "2.png"), "-k", "6", "--ef", "32"])
+    rows = [ln.split() for ln in capsys.readouterr().out.strip().splitlines()[1:]]
+    assert len(rows) == 6 and sorted(r[-1] for r in rows) == sorted(str(p.resolve()) for p in folder.iterdir())
+    assert [int(r[1]) for r in rows] == sorted(int(r[1]) for r in rows)  # ranked by Hamming distance
+    assert "must be >=" in one_line_error(["hash", "search", str(tmp / "h"), str(folder / "2.png"), "-k", "6",
+                                           "--ef", "3"], capsys)
+    main(["hash", "index", str(folder), "--bits", "16", "--out", str(tmp / "f"), "--model", str(model)])
+    assert "HNSW" in one_line_error(["hash", "search", str(tmp / "f"), str(folder / "2.png"), "--ef", "32"], capsys)
+
 
 def test_bits_not_multiple_of_8(setup, capsys, one_line_error):
     tmp, model, folder = setup

@@ -3,7 +3,7 @@
 Do et al., "Binary Constrained Deep Hashing Network for Image Retrieval without Manual Annotation",
 arXiv 1802.07437.
     paperzoo hash index FOLDER --bits 64 --out INDEX [--model runs/hashing-quick/model.safetensors]
-    paperzoo hash search INDEX IMAGE -k 10
+    paperzoo hash search INDEX IMAGE -k 10 [--ef 144]
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ def search_cmd(
     index: Path = typer.Argument(..., help="index directory from `paperzoo hash index`"),
     query: Path = typer.Argument(..., help="query image"),
     k: int = typer.Option(10, "-k", help="number of results"),
+    ef: int = typer.Option(0, "--ef", help="HNSW indices: efSearch, the search beam (more = higher recall, slower); "
+                                           "0 keeps the index's own (64 unless built otherwise)"),
 ) -> None:
     """Print the k nearest indexed images to QUERY in Hamming distance (rank, distance, path)."""
     from .index import load_binary_index, search_binary
@@ -75,6 +77,13 @@ def search_cmd(
     if not query.is_file():
         raise DataError(f"query image {query} does not exist")
     idx, manifest = load_binary_index(index)
+    if ef:
+        if not hasattr(idx, "hnsw"):
+            raise DataError(f"--ef applies to HNSW indices; {index} is a {type(idx).__name__} "
+                            f"(rebuild with `paperzoo hash index ... --kind hnsw`, or drop --ef)")
+        if ef < k:
+            raise DataError(f"--ef must be >= -k ({k}), got {ef}")
+        idx.hnsw.efSearch = ef
     net, _ = load_hash_model(index / "model.safetensors")
     q = _encode(net, [query], int(manifest.get("imsize", 32)), int(manifest["bits"]))
     dist, ids = search_binary(idx, q, k)
