@@ -24,12 +24,13 @@ def _encode(model, paths: Sequence[Path], imsize: int, bits: int, batch: int = 6
     import numpy as np
     import torch
 
+    from ..engine.logging import progress
     from ..retrieval.data import load_image
     from ..retrieval.extract import IMAGENET_MEAN, IMAGENET_STD
     from .metrics import pack_codes
 
     out = []
-    for s in range(0, len(paths), batch):
+    for s in progress(range(0, len(paths), batch), desc="hashing images", enabled=len(paths) > batch):
         x = torch.stack([load_image(p, imsize, square=True) for p in paths[s:s + batch]])
         out.append(model.codes((x - IMAGENET_MEAN) / IMAGENET_STD, bits).numpy())
     return pack_codes(np.concatenate(out))
