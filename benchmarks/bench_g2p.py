@@ -29,10 +29,10 @@ each system N times, alternating, and keeps each one's fastest run.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 import types
+
+from paired import paired_ratio, paired_rounds
 
 
 def load_g2p_en():
@@ -79,7 +79,6 @@ def main() -> None:
                     help="wall: perf_counter; cpu: this process's CPU time (for a loaded machine)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per system (alternating); the fastest counts")
     a = ap.parse_args()
-    clock = time.perf_counter if a.clock == "wall" else time.process_time
 
     import torch
 
@@ -116,13 +115,9 @@ def main() -> None:
         print("g2p_en is not installed: `.venv/bin/pip install --no-deps g2p-en` to compare")
     else:
         systems.append(("g2p_en GRU predict (per word)", lambda: [strip_stress(ge.predict(w.lower())) for w in words]))
-    times: list[list[float]] = [[] for _ in systems]  # per system, one time per round
-    hyps: list = [None] * len(systems)
-    for _ in range(max(1, a.repeat)):
-        for i, (_, fn) in enumerate(systems):
-            t = clock()
-            hyps[i] = fn()
-            times[i].append(clock() - t)
+    out, cpu, wall = paired_rounds(dict(enumerate(fn for _, fn in systems)), a.repeat)
+    times = [(cpu if a.clock == "cpu" else wall)[i] for i in range(len(systems))]  # per system, one time per round
+    hyps = [out[i] for i in range(len(systems))]
     best = [min(ts) for ts in times]
     rows = [(label, len(words) / dt, wer_per(dict(zip(words, hyp)), refs))
             for (label, _), dt, hyp in zip(systems, best, hyps)]
@@ -136,10 +131,9 @@ def main() -> None:
         for (label, wps, m), ts in zip(rows[:-1], times):
             # paired: g2p_en's time / ours in the same round (both run within seconds of each other), so a
             # machine whose speed drifts over minutes moves both; median and range over the rounds
-            paired = sorted(g / o for g, o in zip(times[-1], ts))
-            med = statistics.median(paired)
+            med, lo, hi = paired_ratio(times[-1], ts)
             print(f"ratio {label} / g2p_en: speed {wps / base[1]:.2f}x best/best, paired rounds median {med:.2f}x "
-                  f"[{paired[0]:.2f}-{paired[-1]:.2f}] (goal 2x: {'met' if wps >= 2 * base[1] else 'NOT met'} "
+                  f"[{lo:.2f}-{hi:.2f}] (goal 2x: {'met' if wps >= 2 * base[1] else 'NOT met'} "
                   f"best/best, {'met' if med >= 2 else 'NOT met'} median), WER {100 * m['wer']:.2f} vs "
                   f"{100 * base[2]['wer']:.2f} ({'lower' if m['wer'] < base[2]['wer'] else 'NOT lower'})")
 

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from paired import paired_ratio, paired_rounds, ratio_line
 
 from paperzoo.hashing.index import (
     _popcount_distances,
@@ -116,29 +117,9 @@ def flat_at(flat, q: np.ndarray, k: int, threads: int):
     return on_threads(lambda: search_binary(flat, q, k), threads)
 
 
-def paired_rounds(fns: dict, rounds: int) -> tuple[dict, dict[str, list[float]], dict[str, list[float]]]:
-    """Run every function once per round, back to back, for `rounds` rounds: ({name: first output},
-    {name: [time per round]}, {name: [wall time per round]}). fns maps name -> (function, wall): the first
-    times are wall clock for multi-threaded runs, else CLOCK. A ratio of two methods' times taken within one
-    round compares runs seconds apart, which this VM's minute-to-minute speed drift (up to ~30 %) would
-    otherwise swamp."""
-    out, times, walls = {}, {name: [] for name in fns}, {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, (fn, wall) in fns.items():
-            t, tw = time.process_time(), time.perf_counter()
-            o = fn()
-            cpu, w = time.process_time() - t, time.perf_counter() - tw
-            times[name].append(w if wall or CLOCK is time.perf_counter else cpu)
-            walls[name].append(w)
-            out.setdefault(name, o)
-    return out, times, walls
-
-
-def ratio_line(slow: list[float], fast: list[float]) -> str:
-    """'median Nx (range A-B) over paired rounds; best/best Cx' for slow/fast times measured in the same rounds."""
-    r = [s / f for s, f in zip(slow, fast)]
-    return (f"median {statistics.median(r):.1f}x (range {min(r):.1f}-{max(r):.1f}), best/best "
-            f"{min(slow) / min(fast):.1f}x")
+def pick(cpu: dict, wall: dict, multi: set) -> dict:
+    """Per name, the times the ratios use: wall clock for multi-threaded runs (`multi`), else CLOCK's."""
+    return {n: wall[n] if n in multi or CLOCK is time.perf_counter else cpu[n] for n in cpu}
 
 
 def flat_grid(flat, q, k, Df, If) -> None:
@@ -192,10 +173,11 @@ def hnsw_rows(hnsw, db: np.ndarray, q: np.ndarray, k: int, Df: np.ndarray, If: n
             return search_binary(hnsw, q, k)
         return on_threads(run, threads)
 
-    fns = {"flat1": (flat_at(flat, q, k, 1), False)} | {(ef, 1): (at(ef, 1), False) for ef in efs}
+    fns = {"flat1": flat_at(flat, q, k, 1)} | {(ef, 1): at(ef, 1) for ef in efs}
     if T > 1:
-        fns |= {"flatT": (flat_at(flat, q, k, T), True)} | {(ef, T): (at(ef, T), True) for ef in efs}
-    out, times, _ = paired_rounds(fns, rounds)
+        fns |= {"flatT": flat_at(flat, q, k, T)} | {(ef, T): at(ef, T) for ef in efs}
+    out, cpu, wall = paired_rounds(fns, rounds)
+    times = pick(cpu, wall, {"flatT"} | {(ef, T) for ef in efs} if T > 1 else set())
     rows = []
     for ef in efs:
         faiss.cvar.hnsw_stats.reset()
@@ -203,7 +185,7 @@ def hnsw_rows(hnsw, db: np.ndarray, q: np.ndarray, k: int, Df: np.ndarray, If: n
         ndis = faiss.cvar.hnsw_stats.ndis / len(q)
         Ih = out[(ef, 1)][1]
         recall, recall_id = knn_recall_ties(db, q, Ih, Df[:, -1]), knn_recall_ids(Ih, If)
-        rows.append((M, efc, ef, recall, statistics.median(f / h for f, h in zip(times["flat1"], times[(ef, 1)]))))
+        rows.append((M, efc, ef, recall, paired_ratio(times["flat1"], times[(ef, 1)])[0]))
         line = (f"HNSW M={M:<3} efC={efc:<4} efSearch={ef:<4}: {len(q) / statistics.median(times[(ef, 1)]):9.1f} q/s   "
                 f"recall@{k} {recall:.3f} (distance-based; id-based {recall_id:.3f})   {ndis:.0f} distances/query\n"
                 f"      speed vs flat, 1 thread each: {ratio_line(times['flat1'], times[(ef, 1)])}")
@@ -235,19 +217,19 @@ def usearch_rows(db: np.ndarray, q: np.ndarray, k: int, Df: np.ndarray, flat, M:
         cache.mkdir(parents=True, exist_ok=True)
         index.save(str(path) + ".tmp")
         os.replace(str(path) + ".tmp", path)
+
     def at(ef: int):
         def run():
             index.expansion_search = ef
             return np.asarray(index.search(q, k, threads=1).keys, dtype=np.int64)
         return run
 
-    fns = {"flat": (flat_at(flat, q, k, 1), False)} | {ef: (at(ef), False) for ef in efs}
-    out, times, _ = paired_rounds(fns, rounds)
+    out, cpu, wall = paired_rounds({"flat": flat_at(flat, q, k, 1)} | {ef: at(ef) for ef in efs}, rounds)
+    times = pick(cpu, wall, set())
     rows = []
     for ef in efs:
         recall = knn_recall_ties(db, q, out[ef], Df[:, -1])
-        sp = statistics.median(f / u for f, u in zip(times["flat"], times[ef]))
-        rows.append((M, efc, ef, recall, sp))
+        rows.append((M, efc, ef, recall, paired_ratio(times["flat"], times[ef])[0]))
         print(f"USearch M={M:<3} efC={efc:<4} efSearch={ef:<4}: {len(q) / statistics.median(times[ef]):9.1f} q/s   "
               f"recall@{k} {recall:.3f} (distance-based)   speed vs FAISS flat (1 thread) "
               f"{ratio_line(times['flat'], times[ef])}", flush=True)
@@ -304,11 +286,12 @@ def main() -> None:
     if args.flat_grid:
         flat_grid(flat, q, args.k, Df, If)
     T = default_threads
-    fns = {"flat1": (flat_at(flat, q, args.k, 1), False), "flatT": (flat_at(flat, q, args.k, T), True),
-           "a": (lambda: numpy_search(db, q, args.k), False), "c": (lambda: popcount_search(db, q, args.k), False)}
+    fns = {"flat1": flat_at(flat, q, args.k, 1), "flatT": flat_at(flat, q, args.k, T),
+           "a": lambda: numpy_search(db, q, args.k), "c": lambda: popcount_search(db, q, args.k)}
     if not args.skip_lut:
-        fns["b"] = (lambda: lut_search(db, q, args.k), False)
-    out, times, walls = paired_rounds(fns, args.rounds)
+        fns["b"] = lambda: lut_search(db, q, args.k)
+    out, cpu, walls = paired_rounds(fns, args.rounds)
+    times = pick(cpu, walls, {"flatT"})
     same = {name: bool((o[0] == Df).all()) for name, o in out.items()}
     print(f"{args.rounds} paired rounds (each round times every method once, back to back); q/s = median over rounds")
     labels = {"flat1": "FAISS IndexBinaryFlat, 1 thread", "flatT": f"FAISS IndexBinaryFlat, {T} thread(s) (default; wall)",
@@ -322,7 +305,7 @@ def main() -> None:
     for ref in [r for r in ("c", "a", "b") if r in times]:
         # FAISS on T threads shares the process CPU time between threads: wall clock on both sides there
         r1, rT = ratio_line(times[ref], times["flat1"]), ratio_line(walls[ref], walls["flatT"])
-        verdict[ref] = statistics.median(t_r / t_f for t_r, t_f in zip(walls[ref], walls["flatT"]))
+        verdict[ref] = paired_ratio(walls[ref], walls["flatT"])[0]
         print(f"  flat / ({ref}): 1 thread {r1};  {T} thread(s) {rT}")
     ok = all(same.values())
     print(f"flat goal (>= 15x a NumPy popcount scan, identical distances; FAISS at its default {T} thread(s), median "
