@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from .config import build_config, config_to_dict
-from .engine import RunContext, device_name, make_accelerator, seed_everything
+from .engine import RunContext, device_name, make_accelerator, seed_everything, wait_for_everyone
 from .errors import DataError
 from .registry import SYSTEMS, UnknownNameError, get_recipe
 from .report import read_metrics, write_index, write_run
@@ -36,7 +36,7 @@ def run_recipe(id: str, preset: str = "quick", out: str | Path | None = None, *,
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").unlink(missing_ok=True)  # a rerun is unfinished until it writes this again
-    accelerator.wait_for_everyone()
+    wait_for_everyone(accelerator)
     seed_everything(seed)
     ctx = RunContext(out=out, recipe_id=id, preset=preset, seed=seed, accelerator=accelerator,
                      data_dir=Path(data_dir) if data_dir else None, resume=Path(resume) if resume else None)
@@ -51,7 +51,7 @@ def run_recipe(id: str, preset: str = "quick", out: str | Path | None = None, *,
             "command": "paperzoo " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"run {id}"}
     ctx.metrics.setdefault("wall_time_s", meta["wall_time_s"])
     write_run(ctx, config_to_dict(cfg), meta)
-    accelerator.wait_for_everyone()
+    wait_for_everyone(accelerator)
     return {**ctx.metrics, "claims": [c.as_dict() for c in ctx.claims], "_meta": meta}
 
 

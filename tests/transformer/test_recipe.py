@@ -55,11 +55,13 @@ def test_two_process_torchrun_matches_one_process(tmp_path):
     sets = []
     for s in [*TINY, "parts=warmup", "lm_arms=postln_warmup"]:
         sets += ["--set", s]
+    sets += ["--device", "cpu"]  # MULTI_CPU (gloo), also on a machine with one GPU
     one = _run_cli([sys.executable, "-m", "paperzoo", "run", "preln", "--out", str(tmp_path / "p1"), *sets])
     assert one.returncode == 0, one.stderr[-2000:]
     two = _run_cli([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                     "-m", "paperzoo", "run", "preln", "--out", str(tmp_path / "p2"), *sets])
-    assert two.returncode == 0, two.stderr[-2000:]
+    # the ranks' own errors, not only torchrun's closing traceback
+    assert two.returncode == 0, "\n".join(ln for ln in two.stderr.splitlines() if "rror" in ln)[-3000:]
     m2 = json.loads((tmp_path / "p2" / "metrics.json").read_text())
     assert m2["_meta"]["processes"] == 2
     assert m2["ddp_max_weight_diff_across_ranks"] == 0.0  # both ranks end with identical weights

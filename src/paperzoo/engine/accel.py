@@ -12,9 +12,12 @@ import os
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration
+from accelerate.state import AcceleratorState
+from accelerate.utils import DataLoaderConfiguration, DistributedType
 
-__all__ = ["make_accelerator", "reduce_mean", "device_name"]
+from ..errors import ConfigError
+
+__all__ = ["make_accelerator", "reduce_mean", "device_name", "wait_for_everyone"]
 
 
 def make_accelerator(device: str = "auto", mixed_precision: str = "no") -> Accelerator:
@@ -26,8 +29,40 @@ def make_accelerator(device: str = "auto", mixed_precision: str = "no") -> Accel
     cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
     if cpu:
         mixed_precision = "no"
+    local_rank, gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+    if not cpu and gpus == 0:
+        raise ConfigError("--device cuda, but PyTorch sees no GPU (torch.cuda.is_available() is False): "
+                          "pass --device auto or --device cpu")
+    if not cpu and local_rank >= gpus:  # Accelerate would place this process on a GPU that does not exist
+        raise ConfigError(f"this process has LOCAL_RANK {local_rank} but the machine has {gpus} GPU(s): launch at "
+                          f"most {gpus} process(es) per node (--nproc_per_node {max(gpus, 1)}), or pass --device cpu")
+    _forget_other_device(cpu, mixed_precision)
     return Accelerator(cpu=cpu, mixed_precision=mixed_precision,
                        dataloader_config=DataLoaderConfiguration(split_batches=True))
+
+
+def _forget_other_device(cpu: bool, mixed_precision: str) -> None:
+    """Accelerate keeps one device and precision per process, shared by every ``Accelerator``: a second one
+    asking for CPU after CUDA raises, and one asking for CUDA after CPU silently stays on the CPU. One process
+    may rightly ask for both (a notebook or a test session running several recipes on a GPU machine, some
+    pinned to the CPU), so a single-process state built for another device or precision is dropped first.
+    Under torchrun / ``accelerate launch`` (several processes) the state holds the process group: left alone."""
+    state = AcceleratorState._shared_state
+    if not state or state.get("num_processes", 1) > 1:
+        return
+    if (state["device"].type == "cpu") != cpu or state.get("_mixed_precision", "no") != mixed_precision:
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def wait_for_everyone(accelerator: Accelerator) -> None:
+    """``accelerator.wait_for_everyone()``, except on MULTI_CPU: there Accelerate's barrier passes
+    ``device_ids=[local rank]``, which PyTorch resolves to ``cuda:<local rank>`` on any machine with a GPU, so
+    a gloo run of more processes than GPUs dies with "invalid device ordinal" (seen on a 1-GPU machine with
+    ``torchrun --nproc_per_node 2 ... --device cpu``). gloo's barrier needs no device."""
+    if accelerator.distributed_type == DistributedType.MULTI_CPU:
+        torch.distributed.barrier()
+    else:
+        accelerator.wait_for_everyone()
 
 
 def reduce_mean(accelerator: Accelerator, value: float | torch.Tensor) -> float:

@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from ..engine import load_checkpoint, save_checkpoint, unwrap
+from ..engine import load_checkpoint, save_checkpoint, unwrap, wait_for_everyone
 from ..errors import ConfigError
 from ..registry import register_recipe
 from ..vision.backbones import ResNet
@@ -191,7 +191,7 @@ def train_arm(arm: str, seed: int, cfg: PyramidalRoRConfig, data, ctx) -> dict:
         if ctx.is_main and (last or (cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0)):
             save_checkpoint(ctx.checkpoint_dir(name), model=unwrap(model), optimizer=opt, scheduler=sched,
                             step=epoch + 1, extra={"hist": hist, "arm": arm, "params": n_params})
-        acc.wait_for_everyone()
+        wait_for_everyone(acc)
     return {"params": n_params, "err": hist["test_err"][-1] if hist["test_err"] else float("nan"), "hist": hist}
 
 

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.text import CharCorpus, load_text
-from ..engine import load_checkpoint, save_checkpoint, unwrap
+from ..engine import load_checkpoint, save_checkpoint, unwrap, wait_for_everyone
 from ..stats import mean_std
 from .model import TransformerConfig, TransformerLM
 
@@ -116,7 +116,7 @@ def train_lm(cfg: Any, ctx: Any, arm: str, seed: int, *, stop_at: int | None = N
         if ctx.is_main:
             save_checkpoint(ctx.checkpoint_dir(name), model=model, optimizer=opt, scheduler=sched, step=step,
                             extra={"curve": curve, "diverged": diverged, "arm": arm, "seed": seed})
-        acc.wait_for_everyone()
+        wait_for_everyone(acc)
 
     if not diverged:
         for x, y in ctx.progress(batches, desc=f"{arm} seed {seed}", total=cfg.lm_steps - step):

@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 import torch
 import torch.nn.functional as F
 
-from ..engine import load_checkpoint, save_checkpoint
+from ..engine import load_checkpoint, save_checkpoint, wait_for_everyone
 from ..errors import ConfigError
 from ..registry import register_recipe
 from .ensemble import SeedEnsemble
@@ -153,7 +153,7 @@ def train_loop(ctx, name: str, module: torch.nn.Module, params: list[torch.nn.Pa
             save_checkpoint(ctx.checkpoint_dir(name), model=module, optimizer=opt, step=step,
                             extra={"curve": curve, "loss": last})
         if replicated:
-            ctx.accelerator.wait_for_everyone()
+            wait_for_everyone(ctx.accelerator)
 
     batches = iter(data(start)) if data is not None and start < steps else None
     for t in ctx.progress(range(start, steps), desc=name, total=steps - start):
