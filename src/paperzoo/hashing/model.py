@@ -76,7 +76,7 @@ class HashNet(nn.Module):
             return
         from .baselines import ITQ
 
-        X = phi.detach().double()
+        X = phi.detach().double().cpu()  # fitted on the CPU (ITQ is NumPy); copy_ moves W to the layer
         mu = X.mean(0)
         for b in self.bits:
             layer = self.hash[str(b)]
@@ -84,7 +84,7 @@ class HashNet(nn.Module):
                 itq = ITQ(b, seed).fit(X.numpy())
                 W = torch.as_tensor(itq.pca.components_.T @ itq.R).T  # (L, D): h = (phi - mu) P R
             else:
-                W = layer.weight.double()
+                W = layer.weight.double().cpu()
             z = (X - mu) @ W.T
             W = W / (z.std(0, keepdim=True).T + 1e-12)
             layer.weight.copy_(W.to(layer.weight.dtype))

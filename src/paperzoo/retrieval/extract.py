@@ -65,8 +65,10 @@ def _normalise(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def describe(net: ImageRetrievalNet, source, idxs: Sequence[int] | None = None, batch: int = 256,
-             scales: Sequence[float] = (1.0,), device: torch.device | str = "cpu") -> np.ndarray:
-    """L2-normalised descriptors (n, D) of ``source`` images (eval mode; multi-scale if len(scales) > 1)."""
+             scales: Sequence[float] = (1.0,), device: torch.device | str | None = None) -> np.ndarray:
+    """L2-normalised descriptors (n, D) of ``source`` images (eval mode; multi-scale if len(scales) > 1),
+    computed on ``device`` (default: where the net's weights are)."""
+    device = next(net.parameters()).device if device is None else device
     was = net.training
     net.eval()
     idxs = list(range(len(source))) if idxs is None else list(idxs)

@@ -137,8 +137,8 @@ class ImageRetrievalNet(nn.Module):
         return v
 
     def set_whitening(self, layer: nn.Linear | None) -> None:
-        """Attach (or remove) an exported whitening layer (`whiten.to_linear`)."""
-        self.whiten = layer
+        """Attach (or remove) an exported whitening layer (`whiten.to_linear`), on the net's device."""
+        self.whiten = None if layer is None else layer.to(next(self.features.parameters()).device)
 
 
 def extract_ms(net: ImageRetrievalNet, x: torch.Tensor,

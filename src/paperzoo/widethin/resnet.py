@@ -126,6 +126,13 @@ def _eval(*modules):
             m.train(w)
 
 
+def _ieee_fp32():
+    """cuDNN convolutions in full float32 while the merge is checked: CUDA's default TF32 convolutions round
+    their inputs to 10 mantissa bits (~1e-3 relative), which would hide whether the merge is exact."""
+    c = torch.backends.cudnn
+    return c.flags(enabled=c.enabled, benchmark=c.benchmark, deterministic=c.deterministic, allow_tf32=False)
+
+
 @torch.no_grad()
 def recalibrate_bn(module: torch.nn.Module, forward: Callable[[torch.Tensor], object], batches) -> int:
     """Recompute every BatchNorm's running statistics as the plain average over ``batches`` (train mode,
@@ -323,7 +330,7 @@ def resnet_study(cfg, ctx) -> dict:
 
         # -- merge: S-bar -> S exactly (BN in eval mode: running statistics) ---------------------------
         thin = win.merge()
-        with _eval(win, thin):
+        with _eval(win, thin), _ieee_fp32():
             x = next(iter(val_loader))[0]
             ref = win(x)
             out["merge_error"].append(float((thin(x) - ref).abs().max() / ref.abs().max().clamp_min(1e-12)))
