@@ -31,7 +31,8 @@ this VM's speed drifts by up to ~30 % from minute to minute, which separately ti
 Queries are database codes with 8 % of their bits flipped (near-duplicate look-ups: the true nearest
 neighbour is the source at ~5 bits, the other 9 are random codes at ~15-16 bits).
 Usage: .venv/bin/python benchmarks/bench_hashing.py [--n 1000000] [--nq 200] [--clock cpu] [--skip-hnsw]
-       [--M 32] [--efc 100] [--ef 16 32 64] [--multihash 4,16,3] [--flat-grid] [--cache DIR] [--usearch] [--rounds 5]
+       [--M 32] [--efc 100] [--ef 16 32 64] [--build-threads 1] [--multihash 4,16,3] [--flat-grid] [--cache DIR]
+       [--usearch] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -137,9 +138,10 @@ def flat_grid(flat, q, k, Df, If) -> None:
     flat.use_heap, flat.query_batch_size, flat.approx_topk_mode = True, 32, faiss.EXACT_TOPK
 
 
-def load_or_build_hnsw(db: np.ndarray, M: int, efc: int, cache: Path):
+def load_or_build_hnsw(db: np.ndarray, M: int, efc: int, cache: Path, threads: int = 1):
     """IndexBinaryHNSW(M, efConstruction) over db, loaded from cache when built before on the same codes."""
-    path = cache / f"hnsw_n{len(db)}_b{db.shape[1] * 8}_seed0_M{M}_efc{efc}.faissbin"
+    tag = "" if threads == 1 else f"_t{threads}"
+    path = cache / f"hnsw_n{len(db)}_b{db.shape[1] * 8}_seed0_M{M}_efc{efc}{tag}.faissbin"
     if path.is_file():
         index = faiss.read_index_binary(str(path))
         probe = np.random.default_rng(1).integers(0, len(db), 1000)
@@ -151,10 +153,12 @@ def load_or_build_hnsw(db: np.ndarray, M: int, efc: int, cache: Path):
                   f"{note[0]} s CPU, {note[1]} s wall)", flush=True)
             return index
     t, tw = time.process_time(), time.perf_counter()
-    # one OpenMP thread (the script's setting): FAISS's parallel HNSW build is not deterministic, this one is
+    # one OpenMP thread by default: FAISS's parallel HNSW build is not deterministic, this one is
+    faiss.omp_set_num_threads(threads)
     index = build_binary_index(db, "hnsw", hnsw_m=M, ef_construction=efc)
+    faiss.omp_set_num_threads(1)
     cpu, wall = time.process_time() - t, time.perf_counter() - tw
-    print(f"IndexBinaryHNSW(M={M}, efConstruction={efc}) build ({faiss.omp_get_max_threads()} thread(s)): "
+    print(f"IndexBinaryHNSW(M={M}, efConstruction={efc}) build ({threads} thread(s)): "
           f"{cpu:.1f} s CPU, {wall:.1f} s wall", flush=True)
     cache.mkdir(parents=True, exist_ok=True)
     faiss.write_index_binary(index, str(path) + ".tmp")
@@ -265,6 +269,8 @@ def main() -> None:
     ap.add_argument("--flat-grid", action="store_true", help="time IndexBinaryFlat's search settings")
     ap.add_argument("--usearch", action="store_true", help="also USearch's HNSW (peer; same --M/--efc/--ef grid)")
     ap.add_argument("--rounds", type=int, default=5, help="paired timing rounds (flat goal and HNSW rows)")
+    ap.add_argument("--build-threads", type=int, default=1,
+                    help="OpenMP threads for the HNSW build (> 1 is faster but not deterministic; cached apart)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/pz_hash_bench"), help="where built HNSW graphs go")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="single-thread rows: wall = perf_counter, cpu = process CPU time (use on a loaded machine)")
@@ -342,7 +348,7 @@ def main() -> None:
     rows = []
     for M in args.M:
         for efc in args.efc:
-            hnsw = load_or_build_hnsw(db, M, efc, args.cache)
+            hnsw = load_or_build_hnsw(db, M, efc, args.cache, args.build_threads)
             rows += hnsw_rows(hnsw, db, q, args.k, Df, If, args.ef, M, efc, flat, T, args.rounds)
             del hnsw
     goal_lines(rows, args.k, "HNSW")
