@@ -48,7 +48,7 @@ def _forget_other_device(cpu: bool, mixed_precision: str) -> None:
     pinned to the CPU), so a single-process state built for another device or precision is dropped first.
     Under torchrun / ``accelerate launch`` (several processes) the state holds the process group: left alone."""
     state = AcceleratorState._shared_state
-    if not state or state.get("num_processes", 1) > 1:
+    if state.get("device") is None or state.get("num_processes", 1) > 1:
         return
     if (state["device"].type == "cpu") != cpu or state.get("_mixed_precision", "no") != mixed_precision:
         AcceleratorState._reset_state(reset_partial_state=True)
