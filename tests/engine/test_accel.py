@@ -30,3 +30,5 @@ def test_cuda_without_a_gpu_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     with pytest.raises(ConfigError, match="PyTorch sees no GPU.*--device cpu"):
         make_accelerator("cuda")
+    with pytest.raises(ConfigError, match="--device must be auto, cpu or cuda, got 'gpu'"):
+        make_accelerator("gpu")  # not mistaken for cuda

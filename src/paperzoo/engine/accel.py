@@ -26,6 +26,8 @@ def make_accelerator(device: str = "auto", mixed_precision: str = "no") -> Accel
     ``split_batches=True`` keeps the batch size a recipe sets the *global* batch, so a
     2-process run sees the same batches (split in halves) as a 1-process run.
     """
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, got {device!r}")
     cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
     if cpu:
         mixed_precision = "no"
